@@ -1,0 +1,154 @@
+"""Hits → an extractive ``Answer``: sentences copied from the passages, each with its citation.
+
+Sentences of the top passages are scored against the question (cosine of the precomputed sentence
+vectors, plus word overlap), picked by maximal marginal relevance under a sentence and word budget,
+and numbered by the passage they came from. A list is kept whole: picking its lead-in or one item
+brings the lead-in and every item. When the best passage is not similar enough to the question the
+answer abstains and the hits are offered as the closest passages.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .chunking import LIST_ITEM
+from .config import Settings
+from .retrieval import tokenize
+from .types import Answer, AnswerSentence, Citation, Hit
+
+if TYPE_CHECKING:
+    from .store import Index
+
+ABSTAIN_MESSAGE = "The sources don't answer this."
+MAX_LIST_ITEMS = 12
+
+
+def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], settings: Settings) -> Answer:
+    rows, home = _candidates(index, hits)
+    scores = _score(index, question, q, rows)
+    confidence = float(scores.max()) if len(rows) else 0.0
+    if confidence < settings.abstain_below:
+        return Answer(question, "", True, (), (), tuple(hits), confidence, ABSTAIN_MESSAGE,
+                      index_id=index.index_id)
+    picked = _mmr(index, rows, scores, settings)
+    ordered: list[int] = []
+    for r in picked:
+        for x in _expand_list(index, r):
+            if x not in ordered:
+                ordered.append(x)
+    return _assemble(index, question, hits, ordered, dict(zip(rows, scores)), home, confidence)
+
+
+def _candidates(index: Index, hits: list[Hit]) -> tuple[list[int], dict[int, int]]:
+    """Sentence rows of the hit passages, and the hit chunk each one is first found in."""
+    rows: list[int] = []
+    home: dict[int, int] = {}
+    by_id = _chunk_positions(index)
+    for h in hits:
+        ci = by_id[h.chunk.chunk_id]
+        lo = index.chunk_sent_lo[ci]
+        for r in range(lo, lo + len(h.chunk.sentences)):
+            if r not in home:
+                home[r] = ci
+                rows.append(r)
+    return rows, home
+
+
+def _chunk_positions(index: Index) -> dict[str, int]:
+    cached = getattr(index, "_chunk_pos", None)
+    if cached is None:
+        cached = {c.chunk_id: i for i, c in enumerate(index.chunks)}
+        index._chunk_pos = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _score(index: Index, question: str, q: np.ndarray, rows: list[int]) -> np.ndarray:
+    vectors = index.sentence_vectors[rows]
+    cosine = vectors @ q
+    q_terms = set(tokenize([question])[0])
+    overlap = np.zeros(len(rows), dtype=np.float32)
+    if q_terms:
+        texts = [index.sentence(r)[1].text for r in rows]
+        for i, terms in enumerate(tokenize(texts)):
+            overlap[i] = len(q_terms & set(terms)) / len(q_terms)
+    short = np.array([len(index.sentence(r)[1].text.split()) < 4 for r in rows])
+    return cosine + 0.15 * overlap - 0.2 * short
+
+
+def _mmr(index: Index, rows: list[int], scores: np.ndarray, s: Settings) -> list[int]:
+    vectors = index.sentence_vectors[rows]
+    best = float(scores.max())
+    chosen: list[int] = []
+    words = 0
+    left = list(range(len(rows)))
+    while left and len(chosen) < s.max_sentences:
+        def gain(i: int) -> float:
+            redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+            return s.mmr_lambda * float(scores[i]) - (1 - s.mmr_lambda) * redundancy
+        i = max(left, key=gain)
+        left.remove(i)
+        if scores[i] < best - s.relative_cutoff:
+            break
+        if chosen and max(float(vectors[i] @ vectors[j]) for j in chosen) > 0.95:
+            continue  # a near copy of a sentence already taken
+        n = len(index.sentence(rows[i])[1].text.split())
+        if chosen and words + n > s.max_words:
+            continue
+        chosen.append(i)
+        words += n
+    return [rows[i] for i in chosen]
+
+
+def _is_item(text: str) -> bool:
+    return bool(LIST_ITEM.match(text))
+
+
+def _expand_list(index: Index, row: int) -> list[int]:
+    """``row`` alone, or the whole list it opens or belongs to (lead-in first, then items)."""
+    doc_row = int(index.sentence_rows[row][0])
+
+    def text(r: int) -> str | None:
+        if 0 <= r < len(index.sentence_rows) and int(index.sentence_rows[r][0]) == doc_row:
+            return index.sentence(r)[1].text
+        return None
+
+    own = text(row) or ""
+    if own.rstrip().endswith(":") and _is_item(text(row + 1) or ""):
+        first = row + 1
+    elif _is_item(own):
+        first = row
+        while _is_item(text(first - 1) or "") and row - first < MAX_LIST_ITEMS:
+            first -= 1
+    else:
+        return [row]
+    last = first
+    while _is_item(text(last + 1) or "") and last - first < MAX_LIST_ITEMS:
+        last += 1
+    lead = first - 1 if (text(first - 1) or "").rstrip().endswith(":") else first
+    return list(range(lead, last + 1))
+
+
+def _assemble(index: Index, question: str, hits: list[Hit], rows: list[int], scores: dict[int, float],
+              home: dict[int, int], confidence: float) -> Answer:
+    numbers: dict[int, int] = {}  # chunk position → citation number
+    sentences, citations, parts = [], [], []
+    previous = ""
+    for r in rows:
+        doc, sent = index.sentence(r)
+        ci = home.get(r, int(index.sentence_chunk[r]))
+        chunk = index.chunks[ci]
+        n = numbers.setdefault(ci, len(numbers) + 1)
+        shown = " ".join(sent.text.split())
+        sentences.append(AnswerSentence(shown, n))
+        citations.append(Citation(n, doc.doc_id, chunk.chunk_id, doc.source, doc.title, doc.page_at(sent.start),
+                                  sent.start, sent.end, sent.text, chunk.text, chunk.start, chunk.end,
+                                  round(float(scores.get(r, 0.0)), 4)))
+        newline = _is_item(sent.text) or previous.endswith(":")
+        parts.append(("\n" if newline and parts else " " if parts else "") + f"{shown} [{n}]")
+        previous = shown
+    text = re.sub(r"\s+\n", "\n", "".join(parts)).strip()
+    return Answer(question, text, False, tuple(sentences), tuple(citations), tuple(hits), confidence,
+                  index_id=index.index_id)

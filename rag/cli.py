@@ -1,0 +1,205 @@
+"""The ``rag`` command: build, ask, info, eval, serve. User mistakes print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from .config import Settings, from_env
+
+EXAMPLES = {
+    "build": "example: rag build ../shared/corpus sources --index /tmp/ix",
+    "ask": 'example: rag ask --json "What are the four areas of action?"',
+    "info": "example: rag info --index /tmp/ix",
+    "eval": "example: rag eval eval/dev_sources.jsonl --compare dense,bm25,hybrid --report report.html",
+    "serve": "example: rag serve --port 7860",
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser(defaults: Settings) -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = argparse.ArgumentParser(prog="rag", formatter_class=fmt,
+                                description="Cited, extractive answers from your documents.",
+                                epilog='example: rag build && rag ask "Who announced the strategy?"')
+    sub = p.add_subparsers(dest="command", metavar="{build,ask,info,eval,serve}")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--index", default=defaults.index_dir, help="index folder")
+        sp.add_argument("--model", default=defaults.model, help="embedding model: the packaged default or a "
+                        "local sentence-transformers folder")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+    def querying(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default=defaults.mode,
+                        help="retrieval")
+        sp.add_argument("--k", type=int, default=defaults.k, help="passages to answer from")
+
+    b = sub.add_parser("build", help="index folders or files", formatter_class=fmt, epilog=EXAMPLES["build"],
+                       description="Index .txt, .md, .html and .pdf files; only changed files are re-embedded.")
+    b.add_argument("paths", nargs="*", default=[defaults.sources_dir], help="folders or files to index")
+    b.add_argument("--chunk-tokens", type=int, default=defaults.chunk_tokens, help="tiktoken tokens per chunk")
+    b.add_argument("--chunk-overlap", type=int, default=defaults.chunk_overlap, help="tokens of overlap")
+    b.add_argument("--json", action="store_true", help="print the build report as JSON")
+    common(b)
+
+    a = sub.add_parser("ask", help="answer a question", formatter_class=fmt, epilog=EXAMPLES["ask"])
+    a.add_argument("question")
+    a.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    common(a)
+    querying(a)
+
+    i = sub.add_parser("info", help="what is in the index", formatter_class=fmt, epilog=EXAMPLES["info"])
+    i.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    common(i)
+
+    e = sub.add_parser("eval", help="measure retrieval, citations and answers on a question set",
+                       formatter_class=fmt, epilog=EXAMPLES["eval"])
+    e.add_argument("questions", nargs="+", help="question files (JSONL)")
+    e.add_argument("--compare", default=None, help="comma-separated modes to run side by side")
+    e.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write results as JSON")
+    e.add_argument("--report", default=None, metavar="OUT.html", help="write an HTML report with charts")
+    common(e)
+    querying(e)
+
+    s = sub.add_parser("serve", help="start the browser chat", formatter_class=fmt, epilog=EXAMPLES["serve"])
+    s.add_argument("--host", default="127.0.0.1", help="address to bind")
+    s.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
+    common(s)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        defaults = from_env()
+    except ValueError as e:
+        print(f"rag: error: {e}", file=sys.stderr)
+        return 2
+    parser = _parser(defaults)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    settings = defaults.replace(index_dir=args.index, model=args.model, mode=getattr(args, "mode", None),
+                                k=getattr(args, "k", None), chunk_tokens=getattr(args, "chunk_tokens", None),
+                                chunk_overlap=getattr(args, "chunk_overlap", None))
+    from . import store
+    from .embedding import ModelNotFound
+    from .indexing import BuildError
+
+    try:
+        if getattr(args, "k", 1) < 1:
+            raise UsageError("--k must be at least 1")
+        return COMMANDS[args.command](args, settings)
+    except (UsageError, store.IndexError_, BuildError, ModelNotFound) as e:
+        print(f"rag: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rag: interrupted; the previous index is unchanged", file=sys.stderr)
+        return 130
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from .embedding import SentenceTransformerEmbedder
+    from .indexing import build
+
+    if settings.chunk_overlap >= settings.chunk_tokens or settings.chunk_tokens < 16:
+        raise UsageError("--chunk-tokens must be at least 16 and larger than --chunk-overlap")
+    show = not args.quiet and sys.stderr.isatty()
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.quiet:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    report = build(args.paths, settings, SentenceTransformerEmbedder(settings.model, settings.batch_size),
+                   progress=progress, show_bar=show)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+        return 0
+    for s in report.skipped:
+        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    print(f"built {report.index_dir} ({report.index_id}): {report.summary()}")
+    return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .engine import Engine
+
+    answer = Engine(settings).ask(args.question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=1, ensure_ascii=False))
+        return 0
+    print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer) -> str:  # noqa: ANN001 - rag.types.Answer
+    width = 100
+    if answer.message and not answer.retrieved:
+        return answer.message
+    if answer.abstained:
+        lines = [answer.message, "", "Closest passages (not an answer):"]
+        for h in answer.retrieved[:3]:
+            page = f", p. {h.chunk.page}" if h.chunk.page else ""
+            lines.append(f"  - {h.title} ({h.source}{page}): " + textwrap.shorten(h.chunk.text, 160))
+        return "\n".join(lines)
+    out = [answer.answer, "", "Sources:"]
+    for n in sorted({c.n for c in answer.citations}):
+        cites = [c for c in answer.citations if c.n == n]
+        c = cites[0]
+        page = f", page {c.page}" if c.page else ""
+        out.append(f"[{n}] {c.title} — {c.source}{page}")
+        passage = c.passage
+        for q in sorted(cites, key=lambda x: -x.start):  # mark from the end so offsets hold
+            a, b = q.start - c.passage_start, q.end - c.passage_start
+            passage = passage[:a] + "»" + passage[a:b] + "«" + passage[b:]
+        out.append(textwrap.indent(textwrap.fill(" ".join(passage.split()), width), "    "))
+    return "\n".join(out)
+
+
+def _info(args: argparse.Namespace, settings: Settings) -> int:
+    from . import store
+
+    manifest = store.read_manifest(settings.index_dir)
+    if args.json:
+        print(json.dumps(manifest, indent=1, ensure_ascii=False))
+        return 0
+    print(f"index      {Path(settings.index_dir).resolve()} ({manifest['index_id']})")
+    print(f"built      {manifest['built_at']}")
+    print(f"model      {manifest['model']} ({manifest['dim']} dimensions)")
+    print(f"chunking   {manifest['chunk_tokens']} tokens, {manifest['chunk_overlap']} overlap ({manifest['encoding']})")
+    print(f"contents   {manifest['n_documents']} documents, {manifest['n_chunks']} chunks, "
+          f"{manifest['n_sentences']} sentences")
+    for d in manifest["documents"]:
+        pages = f", {d['pages']} pages" if d.get("pages") else ""
+        print(f"  {d['source']}: {d['n_chunks']} chunks{pages} — {d['title'][:70]}")
+    for s in manifest.get("skipped", []):
+        print(f"  skipped {s['path']}: {s['reason']}")
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluation import run_cli
+
+    return run_cli(args, settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import ui
+
+    return ui.main(["--host", args.host, "--port", str(args.port), "--index", settings.index_dir,
+                    "--model", settings.model])
+
+
+COMMANDS = {"build": _build, "ask": _ask, "info": _info, "eval": _eval, "serve": _serve}
+
+if __name__ == "__main__":
+    sys.exit(main())

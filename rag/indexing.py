@@ -1,0 +1,200 @@
+"""Build or update an index: load files, reuse what did not change, embed the rest, publish atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import store
+from .chunking import chunk_document
+from .config import Settings
+from .embedding import Embedder
+from .retrieval import build_bm25
+from .sources import load_all
+from .types import BuildReport, Chunk, Document, Sentence, Skipped
+
+Progress = Callable[[float, str], None]
+
+
+class BuildError(Exception):
+    """The build cannot go on; the previous index is untouched."""
+
+
+class BuildBusy(BuildError):
+    pass
+
+
+@contextmanager
+def build_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise BuildBusy(f"another build of '{index_dir}' is running; try again when it ends") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
+          progress: Progress | None = None, show_bar: bool = False) -> BuildReport:
+    """Index the files under ``roots`` into ``settings.index_dir`` and publish the new build."""
+    t0 = time.perf_counter()
+    say = progress or (lambda fraction, message: None)
+    roots = [Path(r) for r in roots]
+    for r in roots:
+        if not r.exists():
+            raise BuildError(f"no such file or folder: {r}")
+    index_dir = Path(settings.index_dir)
+    with build_lock(index_dir):
+        store.clean_leftovers(index_dir)
+        say(0.0, "reading files")
+        docs, skipped = load_all(roots, int(settings.max_file_mb * 2**20))
+        docs, duplicates = _dedupe(docs)
+        skipped += [Skipped(path, f"duplicate of {first}") for path, first in duplicates]
+        if not docs:
+            raise BuildError("no readable documents in " + ", ".join(map(str, roots)) +
+                             (f" ({len(skipped)} skipped)" if skipped else "") +
+                             "; the previous index is unchanged")
+        previous = _previous(index_dir, settings)
+        reuse = _reusable(previous)
+        fits = embedder.fits
+        new_docs = [d for d in docs if d.sha256 not in reuse]
+        say(0.05, f"chunking {len(new_docs)} new or changed documents")
+        fresh: dict[str, tuple[list[Chunk], list[Sentence]]] = {}
+        for d in new_docs:
+            chunks = chunk_document(d, settings.chunk_tokens, settings.chunk_overlap, settings.encoding, fits)
+            fresh[d.sha256] = (chunks, _document_sentences(chunks))
+        texts = [c.text for cs, _ in fresh.values() for c in cs] + [s.text for _, ss in fresh.values() for s in ss]
+        say(0.1, f"embedding {len(texts)} passages and sentences")
+        vectors = embedder.encode(texts, progress=show_bar) if texts else np.zeros((0, embedder.dim), np.float32)
+        say(0.9, "writing the index")
+        n_chunk_new = sum(len(cs) for cs, _ in fresh.values())
+        chunk_vecs, sent_vecs = iter(vectors[:n_chunk_new]), iter(vectors[n_chunk_new:])
+
+        documents, all_chunks, chunk_lo, rows, cvecs, svecs, doc_entries = [], [], [], [], [], [], []
+        for d in docs:
+            if d.sha256 in reuse:
+                chunks, sentences, cv, sv = reuse[d.sha256]
+                chunks = [_rebind(c, d) for c in chunks]
+            else:
+                chunks, sentences = fresh[d.sha256]
+                cv = np.array([next(chunk_vecs) for _ in chunks]).reshape(len(chunks), -1)
+                sv = np.array([next(sent_vecs) for _ in sentences]).reshape(len(sentences), -1)
+            row = len(documents)
+            base = len(rows)
+            where = {(s.start, s.end): base + i for i, s in enumerate(sentences)}
+            documents.append(d)
+            doc_entries.append({"doc_id": d.doc_id, "source": d.source, "path": d.path, "title": d.title,
+                                "sha256": d.sha256, "n_chunks": len(chunks), "n_sentences": len(sentences),
+                                "n_chars": len(d.text), "pages": len(d.pages) or None})
+            rows.extend((row, s.start, s.end) for s in sentences)
+            all_chunks.extend(chunks)
+            chunk_lo.extend(where[(c.sentences[0].start, c.sentences[0].end)] for c in chunks)
+            cvecs.append(cv)
+            svecs.append(sv)
+        dim = embedder.dim
+        chunk_matrix = np.vstack(cvecs).astype(np.float32) if cvecs else np.zeros((0, dim), np.float32)
+        sent_matrix = np.vstack(svecs).astype(np.float32) if svecs else np.zeros((0, dim), np.float32)
+        index_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        report = _report(index_dir, index_id, docs, previous, reuse, skipped, duplicates, all_chunks,
+                         len(rows), len(texts), t0)
+        manifest = {"format_version": store.FORMAT_VERSION, "index_id": index_id,
+                    "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    **settings.index_shape(), "dim": dim, "roots": [str(r.resolve()) for r in roots],
+                    "n_documents": len(documents), "n_chunks": len(all_chunks), "n_sentences": len(rows),
+                    "documents": doc_entries, "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+                    "report": {k: len(v) for k, v in report.to_dict().items() if isinstance(v, list)}}
+        tmp = index_dir / "builds" / f".tmp-{index_id}"
+        store.write_build(tmp, manifest, documents, all_chunks, chunk_lo,
+                          np.array(rows, dtype=np.int64).reshape(-1, 3), chunk_matrix, sent_matrix,
+                          build_bm25([c.text for c in all_chunks]))
+        final = index_dir / "builds" / index_id
+        tmp.rename(final)
+        store.publish(index_dir, final)
+        say(1.0, "done")
+        return report
+
+
+def _dedupe(docs: list[Document]) -> tuple[list[Document], list[tuple[str, str]]]:
+    seen: dict[str, Document] = {}
+    out, dupes = [], []
+    for d in docs:
+        if d.sha256 in seen:
+            dupes.append((d.path, seen[d.sha256].source))
+        else:
+            seen[d.sha256] = d
+            out.append(d)
+    return out, dupes
+
+
+def _previous(index_dir: Path, settings: Settings) -> store.Index | None:
+    """The published index if it can be reused: same model and chunking; else None (full rebuild)."""
+    try:
+        manifest = store.read_manifest(index_dir)
+        if any(manifest.get(k) != v for k, v in settings.index_shape().items()):
+            return None
+        return store.load_index(index_dir)
+    except store.IndexError_:
+        return None
+
+
+def _reusable(previous: store.Index | None) -> dict[str, tuple[list[Chunk], list[Sentence], Any, Any]]:
+    """sha256 → (chunks, sentences, chunk vectors, sentence vectors) of every previous document."""
+    if previous is None:
+        return {}
+    out = {}
+    all_vectors = previous.faiss_index.reconstruct_n(0, previous.faiss_index.ntotal)
+    by_doc: dict[str, list[int]] = {}
+    for i, c in enumerate(previous.chunks):
+        by_doc.setdefault(c.doc_id, []).append(i)
+    rows = previous.sentence_rows
+    for row, d in enumerate(previous.documents):
+        idx = by_doc.get(d.doc_id, [])
+        sel = np.nonzero(rows[:, 0] == row)[0]
+        sentences = [Sentence(int(s), int(e), d.text[int(s):int(e)]) for _, s, e in rows[sel]]
+        out[d.sha256] = ([previous.chunks[i] for i in idx], sentences, all_vectors[idx],
+                         previous.sentence_vectors[sel])
+    return out
+
+
+def _rebind(c: Chunk, d: Document) -> Chunk:
+    return c if c.doc_id == d.doc_id else Chunk(c.chunk_id, d.doc_id, c.text, c.start, c.end, c.n_tokens,
+                                                c.page, c.sentences)
+
+
+def _document_sentences(chunks: list[Chunk]) -> list[Sentence]:
+    """The distinct sentences of a document's chunks, in order (overlap repeats them)."""
+    seen, out = set(), []
+    for c in chunks:
+        for s in c.sentences:
+            if (s.start, s.end) not in seen:
+                seen.add((s.start, s.end))
+                out.append(s)
+    return out
+
+
+def _report(index_dir: Path, index_id: str, docs: list[Document], previous: store.Index | None,
+            reuse: dict, skipped: list[Skipped], duplicates: list, chunks: list[Chunk], n_sentences: int,
+            n_embedded: int, t0: float) -> BuildReport:
+    before = {d.path: d.sha256 for d in previous.documents} if previous else {}
+    now = {d.path: d.sha256 for d in docs}
+    return BuildReport(
+        index_dir=str(index_dir), index_id=index_id,
+        added=tuple(p for p in now if p not in before),
+        changed=tuple(p for p in now if p in before and before[p] != now[p]),
+        removed=tuple(p for p in before if p not in now),
+        unchanged=tuple(p for p in now if before.get(p) == now[p]),
+        skipped=tuple(skipped), duplicates=tuple(p for p, _ in duplicates),
+        n_documents=len(docs), n_chunks=len(chunks), n_sentences=n_sentences, n_embedded=n_embedded,
+        seconds=time.perf_counter() - t0)

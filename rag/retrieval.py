@@ -1,0 +1,102 @@
+"""Question → ranked ``Hit``s: dense (FAISS), lexical (BM25 via bm25s), or both fused by reciprocal rank.
+
+>>> rrf([[3, 1, 2], [1, 4]], k=60)[:2]
+[1, 3]
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .types import Hit
+
+if TYPE_CHECKING:
+    from .store import Index
+
+MODES = ("dense", "bm25", "hybrid")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def build_bm25(texts: list[str]) -> Any:
+    import bm25s
+
+    retriever = bm25s.BM25()
+    if texts:
+        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
+                        show_progress=False)
+    return retriever
+
+
+def rrf(rankings: list[list[int]], k: int = 60) -> list[int]:
+    """Reciprocal rank fusion: ids ordered by the sum of 1/(k + rank) over the rankings."""
+    return [i for i, _ in rrf_scores(rankings, k)]
+
+
+def rrf_scores(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, i in enumerate(ranking, start=1):
+            scores[i] = scores.get(i, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def dense_search(index: Index, q: np.ndarray, n: int) -> list[tuple[int, float]]:
+    n = min(n, index.faiss_index.ntotal)
+    if n <= 0:
+        return []
+    scores, ids = index.faiss_index.search(q.reshape(1, -1).astype(np.float32), n)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def bm25_search(index: Index, question: str, n: int) -> list[tuple[int, float]]:
+    if index.bm25 is None or not index.chunks:
+        return []
+    vocab = index.bm25.vocab_dict
+    tokens = [t for t in tokenize([question])[0] if t in vocab]
+    if not tokens:
+        return []
+    scores = index.bm25.get_scores(tokens)
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def retrieve(index: Index, question: str, q: np.ndarray, mode: str = "hybrid", k: int = 5,
+             candidates: int = 50, rrf_k: int = 60) -> list[Hit]:
+    """The top ``k`` passages for the question (``q`` is its unit vector)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    dense = dense_search(index, q, candidates) if mode != "bm25" else []
+    lexical = bm25_search(index, question, candidates) if mode != "dense" else []
+    if mode == "dense":
+        ranked = dense
+    elif mode == "bm25":
+        ranked = lexical
+    else:
+        ranked = rrf_scores([[i for i, _ in dense], [i for i, _ in lexical]], rrf_k)
+    dense_of, bm25_of = dict(dense), dict(lexical)
+    hits = []
+    for i, score in ranked[:k]:
+        chunk = index.chunks[i]
+        doc = index.document(chunk.doc_id)
+        cosine = dense_of.get(i)
+        if cosine is None:  # score it anyway: composing and abstaining compare cosines
+            cosine = float(index.faiss_index.reconstruct(i) @ q)
+        hits.append(Hit(chunk, float(score), cosine, bm25_of.get(i), doc.source, doc.title))
+    return hits

@@ -1,0 +1,235 @@
+"""The index on disk: plain files in a build folder, published by an atomic symlink swap.
+
+    index/
+      current -> builds/<index_id>       (replaced atomically when a build completes)
+      builds/<index_id>/
+        manifest.json                    format, model, dimension, chunking, documents, counts
+        documents.jsonl                  one document a line, with its text
+        chunks.jsonl                     one chunk a line: offsets, page, sentence range, text
+        sentences.npy                    int64 rows (doc_row, start, end), in document order
+        sentence_vectors.npy, chunks.faiss, bm25/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .types import Chunk, Document, Sentence
+
+FORMAT_VERSION = 1
+FILES = ("manifest.json", "documents.jsonl", "chunks.jsonl", "sentences.npy", "sentence_vectors.npy",
+         "chunks.faiss")
+
+
+class IndexError_(Exception):
+    """The index cannot be used; the message says what is wrong and the command that fixes it."""
+
+
+def fix_hint(index_dir: str | Path) -> str:
+    return f"rebuild it with: rag build --index {index_dir}"
+
+
+@dataclass
+class Index:
+    manifest: dict[str, Any]
+    documents: list[Document]
+    chunks: list[Chunk]
+    sentence_rows: np.ndarray  # (n, 3) int64: doc_row, start, end
+    sentence_vectors: np.ndarray  # (n, dim) float32
+    faiss_index: Any
+    bm25: Any = None
+    path: str = ""
+    chunk_sent_lo: list[int] = field(default_factory=list)  # first sentence row of each chunk
+    doc_row: dict[str, int] = field(default_factory=dict)
+    sentence_chunk: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        self.doc_row = {d.doc_id: i for i, d in enumerate(self.documents)}
+        # the first chunk holding each sentence row, to cite sentences found outside the hits
+        self.sentence_chunk = np.full(len(self.sentence_rows), -1, dtype=np.int64)
+        for i in range(len(self.chunks) - 1, -1, -1):
+            lo = self.chunk_sent_lo[i]
+            self.sentence_chunk[lo:lo + len(self.chunks[i].sentences)] = i
+
+    @property
+    def index_id(self) -> str:
+        return str(self.manifest.get("index_id", ""))
+
+    def document(self, doc_id: str) -> Document:
+        return self.documents[self.doc_row[doc_id]]
+
+    def sentence(self, row: int) -> tuple[Document, Sentence]:
+        d, start, end = (int(x) for x in self.sentence_rows[row])
+        doc = self.documents[d]
+        return doc, Sentence(start, end, doc.text[start:end])
+
+
+def current_build(index_dir: str | Path) -> Path | None:
+    link = Path(index_dir) / "current"
+    if link.is_symlink() or link.is_dir():
+        target = link.resolve()
+        return target if target.is_dir() else None
+    return None
+
+
+def read_manifest(index_dir: str | Path) -> dict[str, Any]:
+    build = current_build(index_dir)
+    if build is None:
+        raise IndexError_(f"no index at '{index_dir}': build one with: rag build --index {index_dir}")
+    try:
+        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexError_(f"the index at '{index_dir}' has no manifest.json; {fix_hint(index_dir)}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise IndexError_(f"the index manifest at '{build / 'manifest.json'}' is not valid JSON ({e}); "
+                          f"{fix_hint(index_dir)}") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexError_(f"the index at '{index_dir}' has format version "
+                          f"{manifest.get('format_version') if isinstance(manifest, dict) else '?'}, "
+                          f"this program reads version {FORMAT_VERSION}; {fix_hint(index_dir)}")
+    return manifest
+
+
+def load_index(index_dir: str | Path, model: str | None = None, dim: int | None = None) -> Index:
+    """Load and check an index; raise ``IndexError_`` naming the problem and the fix."""
+    import faiss
+
+    manifest = read_manifest(index_dir)
+    build = current_build(index_dir)
+    assert build is not None
+    hint = fix_hint(index_dir)
+    if model is not None and manifest.get("model") != model:
+        raise IndexError_(f"the index was built with model '{manifest.get('model')}' but '{model}' is "
+                          f"configured; rebuild with: rag build --index {index_dir} --model {model}, "
+                          f"or ask with --model {manifest.get('model')}")
+    if dim is not None and manifest.get("dim") != dim:
+        raise IndexError_(f"the index has {manifest.get('dim')}-dimensional vectors but the model makes "
+                          f"{dim}-dimensional ones; {hint}")
+    missing = [f for f in FILES if not (build / f).exists()]
+    if missing:
+        raise IndexError_(f"the index at '{index_dir}' is missing {', '.join(missing)}; {hint}")
+    try:
+        documents = [_document(json.loads(line)) for line in _lines(build / "documents.jsonl")]
+        rows = np.load(build / "sentences.npy", allow_pickle=False)
+        records = [json.loads(line) for line in _lines(build / "chunks.jsonl")]
+        chunks = [_chunk(c, documents, rows) for c in records]
+        vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
+    except (ValueError, KeyError, IndexError, TypeError, OSError) as e:
+        raise IndexError_(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: {e}); "
+                          f"{hint}") from None
+    try:
+        faiss_index = faiss.read_index(str(build / "chunks.faiss"))
+    except RuntimeError as e:
+        raise IndexError_(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
+                          f"({str(e).splitlines()[0][:120]}); {hint}") from None
+    problems = []
+    if len(documents) != manifest.get("n_documents"):
+        problems.append(f"{len(documents)} documents but the manifest says {manifest.get('n_documents')}")
+    if len(chunks) != manifest.get("n_chunks") or faiss_index.ntotal != len(chunks):
+        problems.append(f"{faiss_index.ntotal} vectors, {len(chunks)} chunk records, manifest says "
+                        f"{manifest.get('n_chunks')}")
+    if len(rows) != len(vectors) or len(rows) != manifest.get("n_sentences"):
+        problems.append(f"{len(rows)} sentences, {len(vectors)} sentence vectors")
+    if faiss_index.d != manifest.get("dim") or (len(vectors) and vectors.shape[1] != manifest.get("dim")):
+        problems.append(f"vectors of dimension {faiss_index.d}, manifest says {manifest.get('dim')}")
+    if problems:
+        raise IndexError_(f"the index at '{index_dir}' is inconsistent: {'; '.join(problems)}; {hint}")
+    bm25 = None
+    if (build / "bm25").is_dir():
+        import bm25s
+
+        try:
+            bm25 = bm25s.BM25.load(str(build / "bm25"))
+        except Exception as e:  # bm25s raises plain exceptions on damaged files
+            raise IndexError_(f"the BM25 files of '{index_dir}' are damaged ({e}); {hint}") from None
+    return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build),
+                 [int(c["sent_lo"]) for c in records])
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _document(d: dict[str, Any]) -> Document:
+    return Document(d["doc_id"], d["source"], d["path"], d["title"], d["text"], d["sha256"],
+                    tuple(d.get("pages", ())), d.get("meta", {}))
+
+
+def _chunk(c: dict[str, Any], documents: list[Document], rows: np.ndarray) -> Chunk:
+    lo, hi = c["sent_lo"], c["sent_hi"]
+    doc = documents[int(rows[lo][0])]
+    sentences = tuple(Sentence(int(s), int(e), doc.text[int(s):int(e)]) for _, s, e in rows[lo:hi])
+    return Chunk(c["chunk_id"], c["doc_id"], c["text"], c["start"], c["end"], c["n_tokens"], c["page"],
+                 sentences)
+
+
+def write_build(build_dir: Path, manifest: dict[str, Any], documents: list[Document], chunks: list[Chunk],
+                chunk_sent_lo: list[int], sentence_rows: np.ndarray, chunk_vectors: np.ndarray,
+                sentence_vectors: np.ndarray, bm25: Any) -> None:
+    """Write every file of a build into ``build_dir`` (a fresh folder) and fsync them."""
+    import faiss
+
+    build_dir.mkdir(parents=True)
+    with open(build_dir / "documents.jsonl", "w", encoding="utf-8") as f:
+        for d in documents:
+            f.write(json.dumps({"doc_id": d.doc_id, "source": d.source, "path": d.path, "title": d.title,
+                                "sha256": d.sha256, "pages": list(d.pages), "meta": d.meta,
+                                "text": d.text}, ensure_ascii=False) + "\n")
+    with open(build_dir / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for c, lo in zip(chunks, chunk_sent_lo):
+            f.write(json.dumps({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+                                "page": c.page, "n_tokens": c.n_tokens, "sent_lo": lo,
+                                "sent_hi": lo + len(c.sentences), "text": c.text}, ensure_ascii=False) + "\n")
+    np.save(build_dir / "sentences.npy", sentence_rows.astype(np.int64), allow_pickle=False)
+    np.save(build_dir / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
+    flat = faiss.IndexFlatIP(int(manifest["dim"]))
+    if len(chunk_vectors):
+        flat.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
+    faiss.write_index(flat, str(build_dir / "chunks.faiss"))
+    if bm25 is not None:
+        bm25.save(str(build_dir / "bm25"))
+    (build_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), "utf-8")
+    for path in build_dir.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def publish(index_dir: Path, build_dir: Path) -> None:
+    """Point ``index_dir/current`` at ``build_dir`` atomically, then drop builds older than the last."""
+    link_tmp = index_dir / f".current-{os.getpid()}"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    previous = current_build(index_dir)
+    os.symlink(os.path.relpath(build_dir, index_dir), link_tmp)
+    os.replace(link_tmp, index_dir / "current")
+    dir_fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    keep = {build_dir.resolve(), previous.resolve() if previous else None}
+    for old in (index_dir / "builds").iterdir():
+        if old.resolve() not in keep and not old.name.startswith(".tmp-"):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_leftovers(index_dir: Path) -> list[str]:
+    """Remove temporary folders left by builds that died (call only while holding the build lock)."""
+    removed = []
+    builds = index_dir / "builds"
+    if builds.is_dir():
+        for tmp in builds.glob(".tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp.name)
+    for link in index_dir.glob(".current-*"):
+        link.unlink(missing_ok=True)
+        removed.append(link.name)
+    return removed
