@@ -38,7 +38,7 @@ class Engine:
         return self._index
 
     def _load(self) -> store.Index:
-        return store.load_index(self.settings.index_dir, model=self.settings.model)
+        return store.load_index(self.settings.index_dir, model=self.embedder.name)
 
     def reload(self) -> store.Index:
         """Load the published index and switch to it; raise ``store.IndexError_`` and keep the old one

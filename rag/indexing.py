@@ -5,11 +5,11 @@ from __future__ import annotations
 import fcntl
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +66,8 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
             raise BuildError("no readable documents in " + ", ".join(map(str, roots)) +
                              (f" ({len(skipped)} skipped)" if skipped else "") +
                              "; the previous index is unchanged")
-        previous = _previous(index_dir, settings)
+        shape = {**settings.index_shape(), "model": embedder.name}
+        previous = _previous(index_dir, shape)
         reuse = _reusable(previous)
         fits = embedder.fits
         new_docs = [d for d in docs if d.sha256 not in reuse]
@@ -106,12 +107,12 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
         dim = embedder.dim
         chunk_matrix = np.vstack(cvecs).astype(np.float32) if cvecs else np.zeros((0, dim), np.float32)
         sent_matrix = np.vstack(svecs).astype(np.float32) if svecs else np.zeros((0, dim), np.float32)
-        index_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        index_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = _report(index_dir, index_id, docs, previous, reuse, skipped, duplicates, all_chunks,
                          len(rows), len(texts), t0)
         manifest = {"format_version": store.FORMAT_VERSION, "index_id": index_id,
-                    "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    **settings.index_shape(), "dim": dim, "roots": [str(r.resolve()) for r in roots],
+                    "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    **shape, "dim": dim, "roots": [str(r.resolve()) for r in roots],
                     "n_documents": len(documents), "n_chunks": len(all_chunks), "n_sentences": len(rows),
                     "documents": doc_entries, "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
                     "report": {k: len(v) for k, v in report.to_dict().items() if isinstance(v, list)}}
@@ -138,11 +139,11 @@ def _dedupe(docs: list[Document]) -> tuple[list[Document], list[tuple[str, str]]
     return out, dupes
 
 
-def _previous(index_dir: Path, settings: Settings) -> store.Index | None:
+def _previous(index_dir: Path, shape: dict[str, object]) -> store.Index | None:
     """The published index if it can be reused: same model and chunking; else None (full rebuild)."""
     try:
         manifest = store.read_manifest(index_dir)
-        if any(manifest.get(k) != v for k, v in settings.index_shape().items()):
+        if any(manifest.get(k) != v for k, v in shape.items()):
             return None
         return store.load_index(index_dir)
     except store.IndexError_:

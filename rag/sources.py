@@ -68,7 +68,8 @@ def load(root: Path, path: Path, max_bytes: int = 100 * 2**20) -> Document:
     meta: dict[str, object] = {}
     pages: tuple[int, ...] = ()
     if suffix == ".pdf":
-        text, pages = _pdf_text(data)
+        text, pages, pdf_title = _pdf_text(data)
+        meta["title"] = pdf_title or _title_from("", path)  # a PDF's first line is rarely its title
     else:
         raw = decode(data)
         if suffix in (".md", ".markdown"):
@@ -153,7 +154,7 @@ def _visible_text(html: str) -> str:
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 
-def _pdf_text(data: bytes) -> tuple[str, tuple[int, ...]]:
+def _pdf_text(data: bytes) -> tuple[str, tuple[int, ...], str]:
     import io
 
     from pypdf import PdfReader
@@ -164,6 +165,7 @@ def _pdf_text(data: bytes) -> tuple[str, tuple[int, ...]]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unreadable("encrypted PDF needs a password")
         pages = [page.extract_text() or "" for page in reader.pages]
+        title = str((reader.metadata or {}).get("/Title", "") or "")
     except Unreadable:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
@@ -179,12 +181,18 @@ def _pdf_text(data: bytes) -> tuple[str, tuple[int, ...]]:
         starts.append(offset)
         texts.append(text)
         offset += len(text) + 2
-    return "\n\n".join(texts), tuple(starts)
+    return "\n\n".join(texts), tuple(starts), " ".join(title.split())
 
 
 def _title_from(text: str, path: Path) -> str:
-    for line in text.splitlines():
+    """The first line if it reads like a title, else the file name.
+
+    >>> _title_from("A very long first paragraph. " * 20, Path("blinken-announces-strategy.txt"))
+    'Blinken announces strategy'
+    """
+    for line in text.splitlines()[:5]:
         line = line.strip()
-        if 3 <= len(line) <= 200:
+        if 3 <= len(line) <= 150 and any(ch.isalpha() for ch in line):
             return line
-    return path.stem.replace("-", " ").replace("_", " ")
+    stem = path.stem.replace("-", " ").replace("_", " ").strip()
+    return stem[:1].upper() + stem[1:]

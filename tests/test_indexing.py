@@ -1,0 +1,172 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rag import store
+from rag.config import Settings
+from rag.indexing import BuildBusy, BuildError, build, build_lock
+
+from .conftest import DATA
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "src"
+    shutil.copytree(DATA / "mini", folder)
+    return folder
+
+
+def settings_for(tmp_path, **kw) -> Settings:
+    return Settings(index_dir=str(tmp_path / "ix"), chunk_tokens=40, chunk_overlap=10, **kw)
+
+
+def test_build_writes_consistent_files(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path)
+    report = build([corpus], s, fake_embedder)
+    assert sorted(p.split("/")[-1] for p in report.added) == ["animals.txt", "birds.html", "plan.md"]
+    ix = store.load_index(s.index_dir)
+    m = ix.manifest
+    assert m["format_version"] == store.FORMAT_VERSION and m["dim"] == fake_embedder.dim
+    assert m["chunk_tokens"] == 40 and m["n_chunks"] == len(ix.chunks) == ix.faiss_index.ntotal
+    assert {d["source"] for d in m["documents"]} == {"animals.txt", "birds.html", "plan.md"}
+    for c in ix.chunks:
+        doc = ix.document(c.doc_id)
+        assert doc.text[c.start:c.end] == c.text
+    # the sentence table and the chunk sentence ranges agree
+    for i, c in enumerate(ix.chunks):
+        lo = ix.chunk_sent_lo[i]
+        for j, s_ in enumerate(c.sentences):
+            assert ix.sentence(lo + j)[1] == s_
+    assert np.allclose(np.linalg.norm(ix.sentence_vectors, axis=1), 1.0, atol=1e-5)
+    assert not list((tmp_path / "ix" / "builds").glob(".tmp-*"))
+
+
+def test_rebuild_reembeds_only_what_changed(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path)
+    build([corpus], s, fake_embedder)
+    before = store.load_index(s.index_dir)
+    fake_embedder.calls.clear()
+    report = build([corpus], s, fake_embedder)
+    assert fake_embedder.embedded == 0 and report.n_embedded == 0
+    assert len(report.unchanged) == 3 and not report.added
+    (corpus / "animals.txt").write_text("Horses gallop across the plains. Foals stand within hours.")
+    (corpus / "birds.html").unlink()
+    (corpus / "new.txt").write_text("Whales sing long songs in the deep ocean.")
+    report = build([corpus], s, fake_embedder)
+    assert [p.split("/")[-1] for p in report.changed] == ["animals.txt"]
+    assert [p.split("/")[-1] for p in report.removed] == ["birds.html"]
+    assert [p.split("/")[-1] for p in report.added] == ["new.txt"]
+    assert [p.split("/")[-1] for p in report.unchanged] == ["plan.md"]
+    after = store.load_index(s.index_dir)
+    texts = [c.text for c in after.chunks]
+    assert fake_embedder.embedded == report.n_embedded > 0
+    assert fake_embedder.embedded < sum(len(c.sentences) + 1 for c in after.chunks), "plan.md not re-embedded"
+    assert not any("Puffins" in t for t in texts) and any("Whales" in t for t in texts)
+    plan_before = [c.chunk_id for c in before.chunks if c.text.startswith("The Garden Plan")]
+    assert plan_before and plan_before[0] in {c.chunk_id for c in after.chunks}, "unchanged ids stay"
+    # reused vectors are the same vectors
+    i_old = [c.chunk_id for c in before.chunks].index(plan_before[0])
+    i_new = [c.chunk_id for c in after.chunks].index(plan_before[0])
+    assert np.allclose(before.faiss_index.reconstruct(i_old), after.faiss_index.reconstruct(i_new))
+
+
+def test_duplicates_are_indexed_once(tmp_path, corpus, fake_embedder):
+    shutil.copy(corpus / "animals.txt", corpus / "animals-copy.txt")
+    report = build([corpus], settings_for(tmp_path), fake_embedder)
+    assert report.n_documents == 3
+    assert any("duplicate of animals" in s.reason for s in report.skipped)
+
+
+def test_nothing_usable_fails_and_keeps_the_previous_index(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path)
+    build([corpus], s, fake_embedder)
+    first = store.read_manifest(s.index_dir)["index_id"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_text("")
+    (bad / "pic.png").write_bytes(b"\x89PNG")
+    with pytest.raises(BuildError, match="no readable documents"):
+        build([bad], s, fake_embedder)
+    assert store.read_manifest(s.index_dir)["index_id"] == first
+
+
+def test_a_crash_mid_build_leaves_the_old_index_and_is_cleaned_next_time(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path)
+    build([corpus], s, fake_embedder)
+    first = store.read_manifest(s.index_dir)["index_id"]
+
+    class Boom(Exception):
+        pass
+
+    def explode(*a, **k):
+        raise Boom
+
+    (corpus / "more.txt").write_text("Otters hold hands while sleeping.")
+    original = store.publish
+    store.publish = explode  # dies after writing every file, before the swap
+    try:
+        with pytest.raises(Boom):
+            build([corpus], s, fake_embedder)
+    finally:
+        store.publish = original
+    assert store.read_manifest(s.index_dir)["index_id"] == first
+    assert store.load_index(s.index_dir).manifest["n_documents"] == 3
+    build([corpus], s, fake_embedder)
+    builds = [p.name for p in (tmp_path / "ix" / "builds").iterdir()]
+    assert len(builds) <= 2 and not [b for b in builds if b.startswith(".tmp-")]
+
+
+def test_one_build_at_a_time(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path)
+    with build_lock(tmp_path / "ix"):
+        with pytest.raises(BuildBusy):
+            build([corpus], s, fake_embedder)
+
+
+def test_changed_chunk_settings_rebuild_everything(tmp_path, corpus, fake_embedder):
+    build([corpus], settings_for(tmp_path), fake_embedder)
+    fake_embedder.calls.clear()
+    build([corpus], settings_for(tmp_path).replace(chunk_tokens=60), fake_embedder)
+    assert fake_embedder.embedded > 0
+    assert store.read_manifest(tmp_path / "ix")["chunk_tokens"] == 60
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate_faiss", "FAISS file"),
+    ("drop_manifest", "no manifest.json"),
+    ("bad_manifest", "not valid JSON"),
+    ("drop_chunk_line", "inconsistent"),
+    ("drop_file", "missing"),
+])
+def test_broken_index_files_give_a_clear_message(tmp_path, corpus, fake_embedder, damage, message):
+    s = settings_for(tmp_path)
+    build([corpus], s, fake_embedder)
+    b = store.current_build(s.index_dir)
+    if damage == "truncate_faiss":
+        data = (b / "chunks.faiss").read_bytes()
+        (b / "chunks.faiss").write_bytes(data[: len(data) // 3])
+    elif damage == "drop_manifest":
+        (b / "manifest.json").unlink()
+    elif damage == "bad_manifest":
+        (b / "manifest.json").write_text("{ not json")
+    elif damage == "drop_chunk_line":
+        lines = (b / "chunks.jsonl").read_text().splitlines()
+        (b / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    elif damage == "drop_file":
+        (b / "sentence_vectors.npy").unlink()
+    with pytest.raises(store.IndexError_, match=message) as err:
+        store.load_index(s.index_dir)
+    assert "rag build" in str(err.value)
+
+
+def test_model_or_dimension_mismatch_is_named(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path)
+    build([corpus], s, fake_embedder)
+    with pytest.raises(store.IndexError_, match="built with model"):
+        store.load_index(s.index_dir, model="other-model")
+    with pytest.raises(store.IndexError_, match="dimension"):
+        store.load_index(s.index_dir, dim=384)
+    manifest = json.loads((store.current_build(s.index_dir) / "manifest.json").read_text())
+    assert manifest["model"] == s.model
