@@ -36,10 +36,30 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], setting
     picked = _mmr(index, rows, scores, settings)
     ordered: list[int] = []
     for r in picked:
-        for x in _expand_list(index, r):
-            if x not in ordered:
-                ordered.append(x)
+        group = [x for x in _expand_list(index, r) if x not in ordered]
+        if len(group) > 1:  # cite one passage holding the whole list, when there is one
+            ci = _covering_chunk(index, group, [home[x] for x in group if x in home])
+            if ci is not None:
+                home.update({x: ci for x in group})
+        ordered.extend(group)
     return _assemble(index, question, hits, ordered, dict(zip(rows, scores)), home, confidence)
+
+
+def _covering_chunk(index: Index, group: list[int], preferred: list[int]) -> int | None:
+    lo, hi = min(group), max(group)
+
+    def covers(ci: int) -> bool:
+        start = index.chunk_sent_lo[ci]
+        return start <= lo and hi < start + len(index.chunks[ci].sentences)
+
+    for ci in preferred:
+        if covers(ci):
+            return ci
+    first = int(index.sentence_chunk[lo])  # chunks of a document are stored in order
+    for ci in range(first, min(first + 8, len(index.chunks))):
+        if covers(ci):
+            return ci
+    return None
 
 
 def _candidates(index: Index, hits: list[Hit]) -> tuple[list[int], dict[int, int]]:

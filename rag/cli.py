@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rag: interrupted; the previous index is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rag ask --json ... | head`
+        sys.stderr.close()
+        return 0
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:

@@ -56,12 +56,18 @@ class SentenceTransformerEmbedder:
 
     def warm_up(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             path = resolve_model(self.name)
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(path, device="cpu")
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+            try:
+                self._model = SentenceTransformer(path, device="cpu")
+            finally:
+                hf_logging.enable_progress_bar()
         return self._model
 
     @property
