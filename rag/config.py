@@ -26,7 +26,8 @@ class Settings:
     chunk_tokens: int = 160
     chunk_overlap: int = 40
     # reading
-    max_file_mb: float = 100.0
+    max_file_mb: float = 25.0  # larger files are skipped: a build must not hang on one file
+    parse_seconds: float = 60.0
     # retrieval
     mode: str = "hybrid"  # dense | bm25 | hybrid
     k: int = 5

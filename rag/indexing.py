@@ -59,7 +59,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
     with build_lock(index_dir):
         store.clean_leftovers(index_dir)
         say(0.0, "reading files")
-        docs, skipped = load_all(roots, int(settings.max_file_mb * 2**20))
+        docs, skipped = load_all(roots, int(settings.max_file_mb * 2**20), settings.parse_seconds)
         docs, duplicates = _dedupe(docs)
         skipped += [Skipped(path, f"duplicate of {first}") for path, first in duplicates]
         if not docs:

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .types import Document, Skipped
 
@@ -49,8 +50,12 @@ def _inside(path: str, root: Path) -> bool:
     return path == str(root) or path.startswith(str(root) + os.sep)
 
 
-def load(root: Path, path: Path, max_bytes: int = 100 * 2**20) -> Document:
-    """Read one file into a Document, or raise ``Unreadable`` with the reason."""
+def load(root: Path, path: Path, max_bytes: int = 25 * 2**20, parse: Parser | None = None) -> Document:
+    """Read one file into a Document, or raise ``Unreadable`` with the reason.
+
+    ``parse`` runs the format parsers in a worker process bounded in time and memory (see ``Parser``);
+    without it they run in this process.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise Unreadable(f"unsupported type '{suffix or path.name}' (use {', '.join(SUPPORTED)})")
@@ -65,19 +70,9 @@ def load(root: Path, path: Path, max_bytes: int = 100 * 2**20) -> Document:
         raise Unreadable(f"cannot read: {e.strerror or e}") from None
     if not data.strip():
         raise Unreadable("empty file")
-    meta: dict[str, object] = {}
-    pages: tuple[int, ...] = ()
-    if suffix == ".pdf":
-        text, pages, pdf_title = _pdf_text(data)
-        meta["title"] = pdf_title or _title_from("", path)  # a PDF's first line is rarely its title
-    else:
-        raw = decode(data)
-        if suffix in (".md", ".markdown"):
-            text, meta = _markdown_text(raw)
-        elif suffix in (".html", ".htm"):
-            text, meta = _html_text(raw)
-        else:
-            text = raw
+    text, pages, meta = (parse or _parse)(suffix, data)
+    if suffix == ".pdf" and not meta.get("title"):
+        meta["title"] = _title_from("", path)  # a PDF's first line is rarely its title
     if not text.strip():
         raise Unreadable("no text found" + (" (scanned PDF?)" if suffix == ".pdf" else ""))
     source = path.relative_to(root).as_posix() if _inside(str(path), root) else path.name
@@ -87,14 +82,83 @@ def load(root: Path, path: Path, max_bytes: int = 100 * 2**20) -> Document:
                     sha256=sha, pages=pages, meta=meta)
 
 
-def load_all(roots: Iterable[str | Path], max_bytes: int = 100 * 2**20) -> tuple[list[Document], list[Skipped]]:
+def load_all(roots: Iterable[str | Path], max_bytes: int = 25 * 2**20,
+             seconds: float = 60.0) -> tuple[list[Document], list[Skipped]]:
     docs, skipped = [], []
-    for root, path in walk(roots):
-        try:
-            docs.append(load(root, path, max_bytes))
-        except Unreadable as e:
-            skipped.append(Skipped(str(path), str(e)))
+    with Parser(seconds) as parse:
+        for root, path in walk(roots):
+            try:
+                docs.append(load(root, path, max_bytes, parse))
+            except Unreadable as e:
+                skipped.append(Skipped(str(path), str(e)))
     return docs, skipped
+
+
+def _parse(suffix: str, data: bytes) -> tuple[str, tuple[int, ...], dict[str, object]]:
+    """(text, page starts, metadata) of a file's bytes, by its type."""
+    if suffix == ".pdf":
+        text, pages, title = _pdf_text(data)
+        return text, pages, ({"title": title} if title else {})
+    raw = decode(data)
+    if suffix in (".md", ".markdown"):
+        text, meta = _markdown_text(raw)
+        return text, (), meta
+    if suffix in (".html", ".htm"):
+        text, meta = _html_text(raw)
+        return text, (), meta
+    return raw, (), {}
+
+
+def _worker_init(megabytes: int) -> None:
+    import resource
+
+    import frontmatter  # noqa: F401 - imported before any file's clock starts
+    import inscriptis  # noqa: F401
+    import markdown_it  # noqa: F401
+    import pypdf  # noqa: F401
+
+    limit = megabytes * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+class Parser:
+    """Runs ``_parse`` in a worker process that gets ``seconds`` per file and 2 GB of memory, so no
+    file can hang or exhaust a build: a file over the bounds is skipped with the reason."""
+
+    def __init__(self, seconds: float = 60.0, memory_mb: int = 2048) -> None:
+        self.seconds, self.memory_mb = seconds, memory_mb
+        self._pool: Any = None
+
+    def __enter__(self) -> Parser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __call__(self, suffix: str, data: bytes) -> tuple[str, tuple[int, ...], dict[str, object]]:
+        import multiprocessing
+
+        if suffix == ".txt":  # decoding is linear and bounded by the size limit
+            return _parse(suffix, data)
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            self._pool = ctx.Pool(1, initializer=_worker_init, initargs=(self.memory_mb,))
+            self._pool.apply(_parse, (".txt", b"warm up"))  # start-up is not the file's time
+        job = self._pool.apply_async(_parse, (suffix, data))
+        try:
+            return job.get(timeout=self.seconds)
+        except multiprocessing.TimeoutError:
+            self._stop()
+            raise Unreadable(f"parsing took longer than {self.seconds:.0f} s") from None
+        except MemoryError:
+            self._stop()
+            raise Unreadable(f"parsing needed more than {self.memory_mb} MB of memory") from None
 
 
 def decode(data: bytes) -> str:

@@ -169,4 +169,4 @@ def test_model_or_dimension_mismatch_is_named(tmp_path, corpus, fake_embedder):
     with pytest.raises(store.IndexError_, match="dimension"):
         store.load_index(s.index_dir, dim=384)
     manifest = json.loads((store.current_build(s.index_dir) / "manifest.json").read_text())
-    assert manifest["model"] == s.model
+    assert manifest["model"] == fake_embedder.name

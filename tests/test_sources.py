@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.sources import Unreadable, decode, load, load_all, walk
+from rag.sources import Parser, Unreadable, decode, load, load_all, walk
 
 from .conftest import DATA, SOURCES
 from .pdfgen import make_pdf
@@ -89,3 +89,18 @@ def test_a_single_file_can_be_a_root(tmp_path):
     docs, _ = load_all([f])
     assert docs[0].source == "one.txt"
     assert Path(docs[0].path) == f.resolve()
+
+
+def test_parsing_is_bounded_in_time(tmp_path):
+    (tmp_path / "big.html").write_text("<p>" + "word " * 200_000 + "</p>")
+    with Parser(seconds=0.05) as parse:
+        with pytest.raises(Unreadable, match="longer than"):
+            load(tmp_path, tmp_path / "big.html", parse=parse)
+        (tmp_path / "small.md").write_text("Still works after a timeout.")
+        assert load(tmp_path, tmp_path / "small.md", parse=parse).text == "Still works after a timeout."
+
+
+def test_files_over_the_size_limit_are_skipped(tmp_path):
+    (tmp_path / "huge.txt").write_text("x" * 2048)
+    docs, skipped = load_all([tmp_path], max_bytes=1024)
+    assert not docs and "too large" in skipped[0].reason
