@@ -1,0 +1,280 @@
+"""The chat in a real Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the real model.
+
+One server for the module: a temporary copy of sources/ plus tests/data/hostile/, indexed once with the
+real embedder. Screenshots go to artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import ui
+from rag.config import Settings
+from rag.engine import Engine
+from rag.indexing import build
+
+from .conftest import ROOT, SOURCES
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
+ARTIFACTS = ROOT / "artifacts"
+FOUR = "What are the four areas of action?"
+BREAD = "How do I bake sourdough bread?"
+HOSTILE_QUESTION = "Which image tag does the hostile markup sample contain?"
+LITERALS = ("<img src=x onerror=alert(1)>", "<script>alert(1)</script>", '<form action="https://example.com/steal">',
+            "[x](javascript:alert(1))", "<svg onload=alert(1)></svg>", "${alert(1)}",
+            "{{constructor.constructor('alert(1)')()}}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_sources(dest: Path) -> Path:
+    shutil.copytree(SOURCES, dest)
+    for p in HOSTILE.iterdir():
+        shutil.copy(p, dest / p.name)
+    for p in dest.iterdir():
+        p.chmod(0o644)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, real_embedder):
+    root = tmp_path_factory.mktemp("ui")
+    sources = copy_sources(root / "sources")
+    settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources))
+    build([sources], settings, real_embedder)
+    app = ui.ChatApp(Engine(settings, embedder=real_embedder))
+    demo = app.blocks()
+    _, url, _ = ui.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    yield SimpleNamespace(url=url, app=app, settings=settings, root=root)
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (scripts/install does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page on the chat that records dialogs and refuses (and records) any non-local request."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.dialogs, pg.external = [], []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+
+    def route(r):
+        if r.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            return r.continue_()
+        pg.external.append(r.request.url)
+        return r.abort()
+
+    pg.route("**/*", route)
+    pg.goto(server.url)
+    pg.wait_for_selector("#question textarea")
+    yield pg
+    context.close()
+
+
+def ask(page, question: str) -> None:
+    turns = page.locator("#conversation .turn").count()
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(f"document.querySelectorAll('#conversation .turn').length > {turns}", timeout=30_000)
+
+
+def shot(locator, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    locator.screenshot(path=str(ARTIFACTS / name))
+
+
+def test_answer_has_markers_that_bring_their_highlighted_card_into_view(page, server):
+    from playwright.sync_api import expect
+
+    ask(page, FOUR)
+    turn = page.locator("#turn-1")
+    expect(turn.locator(".answer")).to_contain_text("Promote, build and maintain an open, inclusive, secure")
+    markers = turn.locator(".answer a.cite")
+    assert markers.count() >= 2
+    shot(page, "ui-page.png")
+    shot(turn, "ui-answer.png")
+    shot(turn.locator("aside.sources"), "ui-sources.png")
+    last = markers.last
+    href = last.get_attribute("href")
+    assert href.startswith("#cite-1-")
+    card = page.locator(href)
+    page.set_viewport_size({"width": 1280, "height": 300})  # small, so the card starts out of view
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(card).not_to_be_in_viewport()
+    last.click()
+    expect(card).to_be_in_viewport()
+    assert page.evaluate("location.hash") == href
+    assert page.evaluate(f"document.querySelector('{href}').matches(':target')")
+    expect(card.locator(".passage mark").first).to_be_visible()
+    sentence = " ".join(last.evaluate("a => a.previousElementSibling.textContent").split())
+    assert any(sentence in " ".join(m.split()) for m in card.locator(".passage mark").all_inner_texts())
+    page.set_viewport_size({"width": 1280, "height": 900})
+    card.locator("summary").click()
+    expect(card.locator(".context")).to_be_visible()
+    expect(card.locator(".context mark").first).to_be_visible()
+    shot(card, "ui-card-open.png")
+    n = server.app.engine.index.manifest["n_documents"]
+    expect(page.locator("#status")).to_contain_text(f"{n} documents")
+    assert page.external == [], f"the page tried to load from the internet: {page.external}"
+
+
+def test_follow_up_uses_the_previous_question_and_new_topics_stand_alone(page):
+    from playwright.sync_api import expect
+
+    ask(page, FOUR)
+    ask(page, "and the third one?")
+    expect(page.locator("#turn-2 .searched")).to_contain_text(f"searched with “{FOUR} and the third one?”")
+    expect(page.locator("#turn-2 .answer a.cite").first).to_be_visible()
+    ask(page, "Who announced the strategy?")
+    expect(page.locator("#turn-3 .searched")).to_have_count(0)
+    expect(page.locator("#turn-3 .answer")).to_contain_text("Blinken")
+    page.click("#clear")
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+
+
+def test_abstention_looks_different_and_shows_closest_passages(page):
+    from playwright.sync_api import expect
+
+    ask(page, BREAD)
+    turn = page.locator("#turn-1")
+    expect(turn.locator(".abstain")).to_contain_text("The sources don't answer this")
+    expect(turn.locator(".closest .label")).to_have_text("Closest passages (not an answer)")
+    assert turn.locator(".closest .card").count() >= 1
+    expect(turn.locator("a.cite")).to_have_count(0)
+    expect(turn.locator("mark")).to_have_count(0)
+    shot(turn, "ui-abstention.png")
+
+
+def test_empty_and_huge_questions_get_a_clear_message(page):
+    from playwright.sync_api import expect
+
+    page.fill("#question textarea", "")
+    page.click("#ask")
+    expect(page.locator("#notice")).to_contain_text("Please type a question.")
+    t0 = time.perf_counter()
+    page.fill("#question textarea", "why " * 25_000)
+    page.click("#ask")
+    expect(page.locator("#notice")).to_contain_text("100,000 characters long", timeout=15_000)
+    assert time.perf_counter() - t0 < 15
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+
+
+def test_hostile_source_text_shows_literally_and_runs_nothing(page):
+    from playwright.sync_api import expect
+
+    ask(page, HOSTILE_QUESTION)
+    turn = page.locator("#turn-1")
+    turn.locator("details summary").first.click()
+    expect(turn.locator(".card .where").first).to_contain_text("hostile-markup.txt")
+    expect(turn.get_by_text("<img src=x onerror=alert(1)>").first).to_be_visible()
+    text = turn.inner_text()
+    for literal in LITERALS:
+        assert literal in text, literal
+    for selector in ("img", "script", "form", "iframe", "svg", "input", "a[href^='javascript']"):
+        assert turn.locator(selector).count() == 0, selector
+    page.wait_for_timeout(1000)
+    assert page.dialogs == []
+    shot(turn, "ui-hostile.png")
+
+
+def test_upload_rebuild_then_answer_from_the_new_file(page, server, tmp_path):
+    from playwright.sync_api import expect
+
+    new = tmp_path / "zorblax-accord.md"
+    new.write_text("# Zorblax notes\n\nThe Zorblax Accord was signed in Reykjavik in 2031.\n")
+    bad = tmp_path / "tool.exe"
+    bad.write_bytes(b"MZ\x00\x00")
+    repo_before = sorted(p.name for p in SOURCES.iterdir())
+    old = server.app.engine.index.index_id
+    n = server.app.engine.index.manifest["n_documents"]
+    page.get_by_role("tab", name="Add documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(new), str(bad)])
+    expect(page.locator("#upload tbody tr")).to_have_count(2)  # both uploaded
+    page.click("#rebuild")
+    expect(page.locator("#report .ok")).to_contain_text("Index rebuilt and in use", timeout=120_000)
+    report = page.locator("#report")
+    expect(report).to_contain_text("Added (1): zorblax-accord.md")
+    expect(report).to_contain_text("Rejected tool.exe: unsupported type")
+    expect(page.locator("#status")).to_contain_text(f"{n + 1} documents")
+    page.wait_for_timeout(500)  # let the progress overlay fade out before the screenshot
+    shot(page, "ui-rebuild.png")
+    assert (Path(server.settings.sources_dir) / "zorblax-accord.md").is_file()
+    assert not (Path(server.settings.sources_dir) / "tool.exe").exists()
+    assert sorted(p.name for p in SOURCES.iterdir()) == repo_before
+    assert server.app.engine.index.index_id != old
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "Where was the Zorblax Accord signed?")
+    turn = page.locator("#turn-1")
+    expect(turn.locator(".answer")).to_contain_text("The Zorblax Accord was signed in Reykjavik in 2031.")
+    expect(turn.locator(".card .where").first).to_have_text("zorblax-accord.md")
+
+
+def test_api_ask_returns_the_same_dict_as_rag_ask_json(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    out = client.predict(FOUR, api_name="/ask")
+    assert isinstance(out, dict) and not out["abstained"] and out["citations"]
+    cli = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--json", "--index", server.settings.index_dir, FOUR],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert cli.returncode == 0, cli.stderr
+    expected = json.loads(cli.stdout)
+    out.pop("timings_ms"), expected.pop("timings_ms")
+    assert out == expected
+    empty = client.predict("", api_name="/ask")
+    assert empty["abstained"] and empty["message"] == "Please type a question." and empty["retrieved"] == []
+
+
+def test_python_ui_py_builds_a_missing_index_then_serves(tmp_path):
+    sources = copy_sources(tmp_path / "sources")
+    port = free_port()
+    env = {**os.environ, "RAG_SOURCES_DIR": str(sources), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--port", str(port), "--index", str(tmp_path / "ix")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None and "Chat running at" not in "".join(lines):
+            time.sleep(0.2)
+        output = "".join(lines)
+        assert f"Chat running at http://127.0.0.1:{port}/" in output, output
+        assert "No index at" in output and "[100%] done" in output and "3 documents" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -1,0 +1,264 @@
+"""HTML for the browser chat, built from ``Answer.to_dict()`` by pure functions.
+
+Every piece of text that comes from a source file, the index or the user goes through ``esc``
+(``html.escape``) here and nowhere else; the result is shown with ``gr.HTML``, which renders no
+Markdown and no LaTeX, so ``<script>``, ``onerror=`` or ``[x](javascript:...)`` in a document show as
+text. The only markup is the fixed skeleton below.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+CONTEXT_CHARS = 400  # document text shown either side of a passage under "Text around this passage"
+CLOSEST_SHOWN = 3
+
+Lookup = Callable[[str], str | None]  # doc_id -> the document's text, if the index still has it
+
+
+def esc(text: object) -> str:
+    """Text as HTML text: nothing in it can become markup.
+
+    >>> esc('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    """
+    return html.escape(str(text), quote=True)
+
+
+def highlight(text: str, offset: int, spans: Iterable[tuple[int, int]]) -> str:
+    """``text`` escaped, each document span ``(start, end)`` inside it wrapped in ``<mark>``.
+
+    ``offset`` is the document offset of ``text[0]``; overlapping or touching spans merge.
+
+    >>> highlight("a <b> c", 10, [(12, 15)])
+    'a <mark>&lt;b&gt;</mark> c'
+    """
+    cuts: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        a, b = max(start - offset, 0), min(end - offset, len(text))
+        if a >= b:
+            continue
+        if cuts and a <= cuts[-1][1]:
+            cuts[-1] = (cuts[-1][0], max(cuts[-1][1], b))
+        else:
+            cuts.append((a, b))
+    out, pos = [], 0
+    for a, b in cuts:
+        out += [esc(text[pos:a]), "<mark>", esc(text[a:b]), "</mark>"]
+        pos = b
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def quote_spans(passage: str, passage_start: int, cites: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    """Document spans of the quotes, checked against the passage (searched for if offsets disagree)."""
+    spans = []
+    for c in cites:
+        quote, a = c["quote"], c["start"] - passage_start
+        if not (0 <= a and passage[a:a + len(quote)] == quote):
+            a = passage.find(quote)
+            if a < 0:
+                continue
+        spans.append((passage_start + a, passage_start + a + len(quote)))
+    return spans
+
+
+def _where(source: str, page: int | None) -> str:
+    return esc(source) + (f" · page {int(page)}" if page else "")
+
+
+def _around(text: str, start: int, end: int) -> tuple[int, int]:
+    """About ``CONTEXT_CHARS`` either side of ``text[start:end]``, cut at whitespace, not inside a word.
+
+    >>> _around("one two three four five", 8, 13)
+    (0, 23)
+    """
+    lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+    if lo:
+        m = re.search(r"\s", text[lo:start])
+        lo = lo + m.end() if m else start
+    if hi < len(text):
+        m = re.search(r"\s\S*$", text[end:hi])
+        hi = end + m.start() if m else end
+    return lo, hi
+
+
+def card(turn: int, n: int, cites: Sequence[Mapping[str, Any]], document: Lookup) -> str:
+    """One source card: number, title, file, page, the passage with its quotes marked, the text around."""
+    c = cites[0]
+    spans = quote_spans(c["passage"], c["passage_start"], cites)
+    context = ""
+    text = document(c["doc_id"])
+    if text:
+        lo, hi = _around(text, c["passage_start"], c["passage_end"])
+        around = ("…" if lo else "") + highlight(text[lo:hi], lo, spans) + ("…" if hi < len(text) else "")
+        context = (f'<details class="around"><summary>Text around this passage</summary>'
+                   f'<div class="context">{around}</div></details>')
+    return (f'<article class="card" id="cite-{turn}-{n}"><header><span class="num">{n}</span>'
+            f'<span class="title">{esc(c["title"])}</span></header>'
+            f'<div class="where">{_where(c["source"], c["page"])}</div>'
+            f'<div class="passage">{highlight(c["passage"], c["passage_start"], spans)}</div>{context}</article>')
+
+
+def closest_card(hit: Mapping[str, Any]) -> str:
+    return (f'<article class="card muted"><header><span class="title">{esc(hit["title"])}</span></header>'
+            f'<div class="where">{_where(hit["source"], hit["page"])}</div>'
+            f'<div class="passage">{esc(hit["text"])}</div></article>')
+
+
+def answer_text(answer: Mapping[str, Any], turn: int) -> str:
+    """The answer's sentences, escaped, each followed by a marker linking to its card.
+
+    Built from ``sentences`` rather than by parsing ``answer``, so a literal "[3]" inside a quoted
+    sentence never becomes a link; line breaks are taken from ``answer`` (lists go one item a line).
+    """
+    titles = {c["n"]: c["title"] for c in answer["citations"]}
+    full, pos, parts = answer["answer"], 0, []
+    for i, s in enumerate(answer["sentences"]):
+        n = int(s["citation"])
+        piece = f'{s["text"]} [{n}]'
+        at = full.find(piece, pos)
+        if i:
+            parts.append("<br>" if at >= 0 and "\n" in full[pos:at] else " ")
+        if at >= 0:
+            pos = at + len(piece)
+        parts.append(f'<span class="sent">{esc(s["text"])}</span>&nbsp;<a class="cite" href="#cite-{turn}-{n}" '
+                     f'title="{esc(titles.get(n, ""))}">[{n}]</a>')
+    return "".join(parts)
+
+
+def turn_html(turn: int, question: str, searched: str, answer: Mapping[str, Any], document: Lookup) -> str:
+    """One question and its answer (or abstention) with the sources beside it."""
+    note = (f'<div class="searched">Follow-up: searched with “{esc(searched)}”</div>'
+            if searched and searched != question else "")
+    head = (f'<section class="turn" id="turn-{turn}"><div class="q"><span class="who">You</span>'
+            f'<div class="qtext">{esc(question)}</div>{note}</div>')
+    if answer["abstained"]:
+        closest = "".join(closest_card(h) for h in answer["retrieved"][:CLOSEST_SHOWN])
+        return (head + '<div class="grid"><div class="a abstain"><div class="label">No answer</div>'
+                f'<p class="msg">{esc(answer["message"])}</p><p class="hint">Nothing in the documents is close '
+                'enough to quote as an answer. Try other words, or add a document that covers it.</p></div>'
+                '<aside class="sources closest"><div class="label">Closest passages (not an answer)</div>'
+                f'{closest}</aside></div></section>')
+    by_n: dict[int, list[Mapping[str, Any]]] = {}
+    for c in answer["citations"]:
+        by_n.setdefault(int(c["n"]), []).append(c)
+    cards = "".join(card(turn, n, cites, document) for n, cites in sorted(by_n.items()))
+    took = answer.get("timings_ms", {}).get("total")
+    meta = f" · {took:.0f} ms" if took is not None else ""
+    return (head + '<div class="grid"><div class="a"><div class="label">Answer · every sentence quoted from '
+            f'the sources{meta}</div><p class="answer">{answer_text(answer, turn)}</p></div>'
+            f'<aside class="sources"><div class="label">Sources</div>{cards}</aside></div></section>')
+
+
+def conversation_html(turns: Sequence[str]) -> str:
+    if not turns:
+        return ('<div class="empty">Ask a question about the documents. Every sentence of an answer is copied '
+                'from a source and numbered; click a number to see the passage it comes from.</div>')
+    return "".join(turns)
+
+
+def notice_html(message: str) -> str:
+    return f'<div class="notice">{esc(message)}</div>' if message else ""
+
+
+def status_html(manifest: Mapping[str, Any]) -> str:
+    """The line above the chat: what the answers come from."""
+    try:
+        built = datetime.fromisoformat(str(manifest.get("built_at"))).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        built = str(manifest.get("built_at", "?"))
+    model = Path(str(manifest.get("model", "?"))).name
+    return (f'<div class="status"><b>{int(manifest.get("n_documents", 0))}</b> documents · '
+            f'<b>{int(manifest.get("n_chunks", 0))}</b> chunks · model <code>{esc(model)}</code> · '
+            f'built {esc(built)}</div>')
+
+
+def documents_html(manifest: Mapping[str, Any]) -> str:
+    rows = "".join(f'<li><code>{esc(d["source"])}</code> — {esc(d["title"])} ({int(d["n_chunks"])} chunks)</li>'
+                   for d in manifest.get("documents", []))
+    return f'<details class="docs"><summary>Documents in the index</summary><ul>{rows}</ul></details>'
+
+
+def report_html(report: Any, root: str | Path, saved: Sequence[str] = (),
+                rejected: Sequence[tuple[str, str]] = (), error: str = "") -> str:
+    """The rebuild outcome: files saved or rejected, then the build report (``rag.types.BuildReport``)."""
+    base = Path(root).resolve()
+
+    def short(path: str) -> str:
+        p = Path(path)
+        return p.resolve().relative_to(base).as_posix() if p.resolve().is_relative_to(base) else p.name
+
+    items = []
+    if saved:
+        items.append(f'<li>Saved to the sources folder: {", ".join(f"<code>{esc(s)}</code>" for s in saved)}</li>')
+    items += [f'<li class="bad">Rejected <code>{esc(name)}</code>: {esc(why)}</li>' for name, why in rejected]
+    if report is not None:
+        for label, paths in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
+            if paths:
+                names = ", ".join(f"<code>{esc(short(p))}</code>" for p in paths)
+                items.append(f"<li>{label} ({len(paths)}): {names}</li>")
+        items.append(f"<li>Unchanged: {len(report.unchanged)}</li>")
+        items += [f'<li class="bad">Skipped <code>{esc(short(s.path))}</code>: {esc(s.reason)}</li>'
+                  for s in report.skipped]
+    head = (f'<p class="bad"><b>{esc(error)}</b></p>' if error else
+            f'<p class="ok"><b>Index rebuilt and in use.</b> {esc(report.summary())}</p>' if report else "")
+    return f'<div class="report">{head}<ul>{"".join(items)}</ul></div>'
+
+
+CSS = """
+.gradio-container { max-width: 1280px !important; }
+#status .status { font-size: .9rem; color: var(--body-text-color-subdued); padding: 2px 2px 6px; }
+#status code, .report code, .docs code { font-size: .85em; }
+#conversation .empty { color: var(--body-text-color-subdued); padding: 18px 4px; }
+.turn { border-top: 1px solid var(--border-color-primary); padding: 16px 0 10px; }
+.turn:first-child { border-top: none; }
+.turn .q { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; margin-bottom: 10px; }
+.turn .who { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .05em;
+  color: var(--body-text-color-subdued); }
+.turn .qtext { font-weight: 600; font-size: 1.05rem; overflow-wrap: anywhere; white-space: pre-wrap; }
+.turn .searched { flex-basis: 100%; font-size: .8rem; color: var(--body-text-color-subdued); }
+.turn .grid { display: grid; grid-template-columns: minmax(0, 5fr) minmax(0, 4fr); gap: 18px; align-items: start; }
+@media (max-width: 900px) { .turn .grid { grid-template-columns: minmax(0, 1fr); } }
+.turn .label { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .04em;
+  color: var(--body-text-color-subdued); margin-bottom: 6px; }
+.turn .answer { line-height: 1.65; margin: 0; overflow-wrap: anywhere; }
+a.cite { text-decoration: none; font-size: .78em; font-weight: 700; vertical-align: super; padding: 0 2px;
+  color: var(--color-accent); border-radius: 4px; }
+a.cite:hover { background: var(--color-accent-soft); }
+.a.abstain { border-left: 4px solid #f59e0b; padding-left: 12px; }
+.abstain .msg { font-size: 1.05rem; font-weight: 600; margin: 0 0 6px; }
+.abstain .hint { color: var(--body-text-color-subdued); margin: 0; font-size: .92rem; }
+.sources { display: flex; flex-direction: column; gap: 10px; }
+.card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px;
+  background: var(--background-fill-secondary); scroll-margin-top: 80px; transition: box-shadow .3s; }
+.card:target { border-color: var(--color-accent); box-shadow: 0 0 0 3px var(--color-accent-soft); }
+.card header { display: flex; gap: 8px; align-items: flex-start; }
+.card .num { flex: none; min-width: 1.5em; height: 1.5em; border-radius: 999px; background: var(--color-accent);
+  color: white; font-size: .8rem; font-weight: 700; display: inline-flex; align-items: center;
+  justify-content: center; }
+.card .title { font-weight: 600; line-height: 1.3; overflow-wrap: anywhere; }
+.card .where { font-size: .8rem; color: var(--body-text-color-subdued); margin: 2px 0 6px; overflow-wrap: anywhere; }
+.card .passage, .card .context { white-space: pre-line; font-size: .9rem; line-height: 1.5; overflow-wrap: anywhere; }
+.card .context { max-height: 24em; overflow-y: auto; }
+.card.muted { opacity: .85; border-style: dashed; }
+.card mark { background: #fde68a; color: #1f2937; border-radius: 3px; padding: 0 1px; }
+.dark .card mark { background: #a16207; color: #fff; }
+.card details { margin-top: 6px; font-size: .85rem; }
+.card summary { cursor: pointer; color: var(--color-accent); }
+.card .context { margin-top: 6px; padding-top: 6px; border-top: 1px dashed var(--border-color-primary);
+  color: var(--body-text-color-subdued); }
+#notice .notice { padding: 8px 12px; border-radius: 8px; background: var(--color-accent-soft); }
+.report .ok { color: var(--body-text-color); } .report .bad { color: #b91c1c; }
+.dark .report .bad { color: #fca5a5; }
+#ask, #clear { white-space: nowrap; }
+#examples::before { content: "Try:"; color: var(--body-text-color-subdued); font-size: .9rem; }
+#examples { align-items: center; justify-content: flex-start; flex-wrap: wrap; gap: 8px; }
+#examples button { white-space: nowrap; flex: none; width: auto; }
+#input-row { position: sticky; bottom: 0; z-index: 5; background: var(--body-background-fill); padding: 8px 0; }
+"""
