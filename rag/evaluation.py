@@ -245,8 +245,12 @@ def summarise(records: list[dict], threshold: float) -> dict[str, Any]:
     m["abstained_rate"] = M.mean([float(r["abstained"]) for r in una])
     m["balanced_accuracy"] = (m["answered_rate"] + m["abstained_rate"]) / 2 if ans and una else None
     m["threshold"] = threshold
+    # an abstention by the name or answer-type checks happens whatever the threshold: -inf models it
+    def swept(r: dict) -> float:
+        return float("-inf") if r["abstained"] and r["confidence"] >= threshold else r["confidence"]
+
     m["best_threshold"], m["best_balanced_accuracy"] = M.sweep(
-        [r["confidence"] for r in ans], [r["confidence"] for r in una], threshold)
+        [swept(r) for r in ans], [swept(r) for r in una], threshold)
     latencies = [r["latency_ms"] for r in records]
     m["latency_p50_ms"], m["latency_p95_ms"] = M.percentile(latencies, 50), M.percentile(latencies, 95)
     return m

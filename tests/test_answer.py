@@ -75,3 +75,13 @@ def test_question_cleaning():
 def test_every_mode_finds_the_albatross(engine, mode):
     a = engine.ask("Which bird has the longest wingspan?", mode=mode)
     assert any("albatross" in h.chunk.text for h in a.retrieved[:2])
+
+
+def test_a_name_the_sources_never_mention_abstains(engine):
+    a = engine.ask("What did Zebulon Quibble say about cats sleeping?")
+    assert a.abstained and "Zebulon" in a.message and "Quibble" in a.message
+
+
+def test_a_count_question_without_a_number_in_the_sources_abstains(engine):
+    a = engine.ask("How much funding does the garden plan get?")
+    assert a.abstained and "amount of money" in a.message

@@ -1,0 +1,80 @@
+"""When to say "the sources don't answer this": three checks, each cheap and explainable.
+
+1. Topic: the best candidate sentence scores below ``abstain_below``.
+2. Names: the question names something (a capitalised word inside the question) that appears
+   nowhere in the index, e.g. a person the sources never mention.
+3. Answer type: the question asks for an amount of money, a date or a count, and none of the best
+   candidate sentences holds one.
+
+>>> expected_type("How much funding does the program get?"), expected_type("When will it start?")
+('money', 'date')
+>>> has_type("It provides $1 billion over four years.", "money", "How much?")
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .retrieval import tokenize
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+                 "fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+                 "hundred|thousand|dozen|million|billion")
+_ASKS = {
+    "money": re.compile(r"\bhow much (money|funding|funds?|budget)\b|\b(annual )?budget\b|"
+                        r"\bhow much\b.*\b(cost|spend|spent|spending|invest|allocat|fund|pay|paid)", re.I),
+    "date": re.compile(r"^\s*when\b|\b(what|which) (exact )?(date|day|year|month)\b|\bon what date\b", re.I),
+    "count": re.compile(r"\bhow many\b", re.I),
+}
+_HAS = {
+    "money": re.compile(r"\$\s?\d|\b\d[\d,.]*\s*(million|billion|trillion)\b|\bdollars?\b", re.I),
+    "date": re.compile(rf"\b(1[89]|20)\d\d\b|\b({_MONTHS})\b|\b(today|tomorrow|yesterday)\b", re.I),
+    "count": re.compile(rf"\b\d[\d,.]*\b|\b({_NUMBER_WORDS})\b", re.I),
+}
+_STOP_CAPS = {"i", "what", "who", "when", "where", "why", "how", "which", "is", "are", "does", "do",
+              "did", "the", "a", "an", "in", "on", "of", "and", "or", "according", "under", "per"}
+
+
+def expected_type(question: str) -> str | None:
+    for kind in ("money", "date", "count"):
+        if _ASKS[kind].search(question):
+            return kind
+    return None
+
+
+def has_type(sentence: str, kind: str, question: str) -> bool:
+    """Whether ``sentence`` holds an answer of ``kind`` that the question does not already give."""
+    asked = {m.group(0).lower() for m in _HAS[kind].finditer(question)}
+    return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
+
+
+def unknown_names(question: str, vocabulary: Iterable[str] | dict) -> list[str]:
+    """Capitalised words of the question (not its first word) that the index has never seen.
+
+    >>> unknown_names("What did Chris Inglis say about CISA?", {"cisa", "chris"})
+    ['Inglis']
+    """
+    words = re.findall(r"[A-Za-z][\w'’.-]*", question)
+    names = [w.strip(".'’") for w in words[1:] if w[0].isupper() and w.lower() not in _STOP_CAPS]
+    vocab = vocabulary if isinstance(vocabulary, dict) else set(vocabulary)
+    missing = []
+    for name in names:
+        terms = tokenize([name])[0]
+        if terms and not any(t in vocab for t in terms):
+            missing.append(name)
+    return missing
+
+
+def reason_to_abstain(question: str, best_sentences: list[str], vocabulary: Iterable[str] | dict) -> str:
+    """'' to answer, else why not (for the message under "The sources don't answer this.")."""
+    missing = unknown_names(question, vocabulary)
+    if missing:
+        return f"The sources never mention {', '.join(missing)}."
+    kind = expected_type(question)
+    if kind and not any(has_type(s, kind, question) for s in best_sentences):
+        what = {"money": "an amount of money", "date": "a date", "count": "a number"}[kind]
+        return f"No passage close to the question gives {what}."
+    return ""

@@ -1,0 +1,30 @@
+import pytest
+
+from rag.abstain import expected_type, has_type, reason_to_abstain, unknown_names
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How much money is in the fund?", "money"), ("What is the annual budget of the office?", "money"),
+    ("How much is the administration spending on broadband?", "money"), ("When will it launch?", "date"),
+    ("On what date was it signed?", "date"), ("Which year did it start?", "date"),
+    ("How many sectors are there?", "count"), ("What is digital solidarity?", None),
+    ("How quickly must incidents be reported?", None),
+])
+def test_expected_answer_types(question, kind):
+    assert expected_type(question) == kind
+
+
+def test_a_number_already_in_the_question_is_not_an_answer():
+    assert not has_type("Ransomware attacks rose in 2022.", "count", "How many attacks were reported in 2022?")
+    assert has_type("There were 2,385 complaints in 2022.", "count", "How many attacks were reported in 2022?")
+
+
+def test_unknown_names_ignore_the_first_word_and_question_words():
+    vocab = {"blinken", "strategi"}
+    assert unknown_names("Who announced the Strategy?", vocab) == []
+    assert unknown_names("What did Blinken tell Nathaniel Fick?", vocab) == ["Nathaniel", "Fick"]
+
+
+def test_reason_to_abstain():
+    assert reason_to_abstain("When was it signed?", ["It was signed in May 2023."], {}) == ""
+    assert "a date" in reason_to_abstain("When was it signed?", ["It was signed by the President."], {})
