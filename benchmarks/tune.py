@@ -46,7 +46,8 @@ def main() -> None:
     questions = load_questions([ROOT / q for q in args.questions.split(",")])
     corpus = ROOT.parent / "shared" / "corpus"
     embedder = SentenceTransformerEmbedder()
-    print(f"{'chunks':>7} {'mode':>6} {'k':>2} {'pw':>4} {'ow':>4} {'ms':>2} {'cut':>4} {'abst':>4} {'mp':>2} {'cue':>4} "
+    print(f"{'chunks':>7} {'mode':>6} {'k':>2} {'pw':>4} {'ow':>4} {'ms':>2} {'cut':>4} {'abst':>4} {'mp':>2} "
+          f"{'cue':>4} "
           + " ".join(f"{c[:12]:>12}" for c in COLUMNS), flush=True)
     for chunking in args.chunks.split(","):
         size, overlap = map(int, chunking.split("/"))
