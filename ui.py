@@ -30,7 +30,6 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
 
 import ui_render as render  # noqa: E402
 from rag import store  # noqa: E402
@@ -125,29 +124,6 @@ def save_uploads(paths: Sequence[str], folder: str | Path, max_bytes: int = MAX_
     return saved, rejected
 
 
-class ReportingEmbedder:
-    """The engine's embedder, encoding a build's texts in slices so the progress bar moves while it embeds
-    (``build`` itself reports 10% before embedding and 90% after)."""
-
-    def __init__(self, inner: Any, say: Callable[[float, str], Any], step: int = 64) -> None:
-        self.inner, self.say, self.step = inner, say, step
-        self.name, self.fits = inner.name, inner.fits
-
-    @property
-    def dim(self) -> int:
-        return int(self.inner.dim)
-
-    def encode(self, texts: list[str], progress: bool = False) -> Any:
-        if len(texts) <= self.step:
-            return self.inner.encode(texts)
-        parts = []
-        for i in range(0, len(texts), self.step):
-            parts.append(self.inner.encode(texts[i:i + self.step]))
-            done = min(i + self.step, len(texts))
-            self.say(0.1 + 0.8 * done / len(texts), f"embedding: {done:,} of {len(texts):,} passages and sentences")
-        return np.vstack(parts)
-
-
 class ChatApp:
     """The state shared by every browser session: one engine, one rebuild at a time."""
 
@@ -190,7 +166,7 @@ class ChatApp:
                 return render.report_html(None, root, [], rejected, "Nothing was added."), gr.update(), None
             progress(0.0, desc="reading files")
             say = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
-            report = build([root], self.settings, ReportingEmbedder(self.engine.embedder, say), progress=say)
+            report = build([root], self.settings, self.engine.embedder, progress=say)
             index = self.engine.reload()
             return (render.report_html(report, root, saved, rejected) + render.documents_html(index.manifest),
                     render.status_html(index.manifest), None)

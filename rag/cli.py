@@ -118,7 +118,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     show = not args.quiet and sys.stderr.isatty()
 
     def progress(fraction: float, message: str) -> None:
-        if not args.quiet:
+        if not args.quiet and not (show and message.startswith("embedding:")):  # the bar shows those
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
     report = build(args.paths, settings, SentenceTransformerEmbedder(settings.model, settings.batch_size),

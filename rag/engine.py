@@ -28,13 +28,27 @@ class Engine:
         self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
         self._index: store.Index | None = None
         self._lock = threading.Lock()
+        self._checked = 0.0
+        self.refused: str = ""  # why the last newly published index was not taken, if it was not
+        self._refused_path = ""
 
     @property
     def index(self) -> store.Index:
+        """The loaded index; a build published meanwhile (by ``rag build`` too) is picked up within a
+        second, and only if it loads cleanly."""
         if self._index is None:
             with self._lock:
                 if self._index is None:
                     self._index = self._load()
+                    self._checked = time.monotonic()
+        elif time.monotonic() - self._checked > 1.0:
+            self._checked = time.monotonic()
+            published = store.current_build(self.settings.index_dir)
+            if published is not None and str(published) not in (self._index.path, self._refused_path):
+                try:
+                    self.reload()
+                except store.IndexError_ as e:
+                    self.refused, self._refused_path = str(e), str(published)
         return self._index
 
     def _load(self) -> store.Index:
@@ -49,6 +63,7 @@ class Engine:
                                     f"{self.embedder.dim}; {store.fix_hint(self.settings.index_dir)}")
         with self._lock:
             self._index = fresh
+            self.refused = ""
         return fresh
 
     def ask(self, question: str, mode: str | None = None, k: int | None = None) -> Answer:

@@ -78,7 +78,8 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
             fresh[d.sha256] = (chunks, _document_sentences(chunks))
         texts = [c.text for cs, _ in fresh.values() for c in cs] + [s.text for _, ss in fresh.values() for s in ss]
         say(0.1, f"embedding {len(texts)} passages and sentences")
-        vectors = embedder.encode(texts, progress=show_bar) if texts else np.zeros((0, embedder.dim), np.float32)
+        vectors = embed(embedder, texts, lambda done: say(0.1 + 0.8 * done / len(texts),
+                                                          f"embedding: {done:,} of {len(texts):,}"), show_bar)
         say(0.9, "writing the index")
         n_chunk_new = sum(len(cs) for cs, _ in fresh.values())
         chunk_vecs, sent_vecs = iter(vectors[:n_chunk_new]), iter(vectors[n_chunk_new:])
@@ -125,6 +126,30 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
         store.publish(index_dir, final)
         say(1.0, "done")
         return report
+
+
+def embed(embedder: Embedder, texts: list[str], done: Callable[[int], None] | None = None,
+          show_bar: bool = False, step: int = 256) -> np.ndarray:
+    """Embed in slices of similar length (fast batches), reporting progress after each slice."""
+    if not texts:
+        return np.zeros((0, embedder.dim), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embedder.dim), np.float32)
+    bar = None
+    if show_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), unit="text", desc="embedding")
+    for a in range(0, len(order), step):
+        part = order[a:a + step]
+        out[part] = embedder.encode([texts[i] for i in part])
+        if bar is not None:
+            bar.update(len(part))
+        if done is not None:
+            done(a + len(part))
+    if bar is not None:
+        bar.close()
+    return out
 
 
 def _dedupe(docs: list[Document]) -> tuple[list[Document], list[tuple[str, str]]]:

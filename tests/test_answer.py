@@ -85,3 +85,24 @@ def test_a_name_the_sources_never_mention_abstains(engine):
 def test_a_count_question_without_a_number_in_the_sources_abstains(engine):
     a = engine.ask("How much funding does the garden plan get?")
     assert a.abstained and "amount of money" in a.message
+
+
+def test_the_engine_picks_up_a_build_published_by_another_process(engine, fake_embedder, tmp_path, monkeypatch):
+    old = engine.index.index_id
+    (tmp_path / "src" / "otters.txt").write_text("Otters hold hands while they sleep.")
+    build([tmp_path / "src"], engine.settings, fake_embedder)
+    monkeypatch.setattr(engine, "_checked", 0.0)
+    assert engine.index.index_id != old
+    assert "Otters" in engine.ask("What do otters do while they sleep?").answer
+
+
+def test_the_engine_keeps_its_index_when_the_new_one_is_broken(engine, fake_embedder, tmp_path, monkeypatch):
+    from rag import store
+
+    old = engine.index.index_id
+    (tmp_path / "src" / "otters.txt").write_text("Otters hold hands while they sleep.")
+    build([tmp_path / "src"], engine.settings, fake_embedder)
+    (store.current_build(engine.settings.index_dir) / "chunks.faiss").write_bytes(b"broken")
+    monkeypatch.setattr(engine, "_checked", 0.0)
+    assert engine.index.index_id == old and "FAISS" in engine.refused
+    assert not engine.ask("How long does a cat sleep a day?").abstained

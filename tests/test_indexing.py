@@ -170,3 +170,13 @@ def test_model_or_dimension_mismatch_is_named(tmp_path, corpus, fake_embedder):
         store.load_index(s.index_dir, dim=384)
     manifest = json.loads((store.current_build(s.index_dir) / "manifest.json").read_text())
     assert manifest["model"] == fake_embedder.name
+
+
+def test_embedding_reports_progress_and_keeps_the_order(fake_embedder):
+    from rag.indexing import embed
+
+    texts = [f"text number {i} " + "x" * (10 - i) for i in range(10)]
+    seen: list[int] = []
+    vectors = embed(fake_embedder, texts, seen.append, step=3)
+    assert (vectors == fake_embedder.encode(texts)).all()
+    assert seen == [3, 6, 9, 10]

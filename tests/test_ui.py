@@ -252,13 +252,3 @@ def test_status_and_report_escape_names():
     assert "<b>2</b> documents" in status and "&lt;evil&gt;" in status and "2026-11-22 02:23 UTC" in status
     assert "&lt;a&gt;.txt" in render.documents_html(manifest)
     assert "<x>" not in render.report_html(None, "/tmp", ["<x>.md"], [("<x>.exe", "<why>")], "<err>")
-
-
-def test_reporting_embedder_moves_the_progress_bar_and_returns_the_same_vectors():
-    inner, seen = FakeEmbedder(), []
-    wrapped = ui.ReportingEmbedder(inner, lambda fraction, message: seen.append((fraction, message)), step=3)
-    texts = [f"text number {i}" for i in range(10)]
-    assert (wrapped.encode(texts) == inner.encode(texts)).all()
-    assert [round(f, 2) for f, _ in seen] == [0.34, 0.58, 0.82, 0.9]
-    assert seen[-1][1] == "embedding: 10 of 10 passages and sentences"
-    assert wrapped.dim == inner.dim and wrapped.encode(["one"]).shape == (1, inner.dim) and len(seen) == 4
