@@ -38,14 +38,14 @@ MAX_LIST_ITEMS = 12
 
 def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], settings: Settings) -> Answer:
     rows, home = _candidates(index, hits)
-    passage = {_chunk_positions(index)[h.chunk.chunk_id]: h.dense or 0.0 for h in hits}
+    passage = {h.row: h.dense or 0.0 for h in hits}
     scores = _score(index, question, q, rows, np.array([passage[home[r]] for r in rows]), settings)
     confidence = float(scores.max()) if len(rows) else 0.0
     if confidence < settings.abstain_below:
         return Answer(question, "", True, (), (), tuple(hits), confidence, ABSTAIN_MESSAGE,
                       index_id=index.index_id)
     if settings.answer_checks:
-        best = [index.sentence(rows[i])[1].text for i in np.argsort(-scores)[:settings.max_sentences + 2]]
+        best = [index.sentence_text(rows[i]) for i in np.argsort(-scores)[:settings.max_sentences + 2]]
         why = reason_to_abstain(question, best, index.bm25.vocab_dict if index.bm25 is not None else {})
         if why:
             return Answer(question, "", True, (), (), tuple(hits), confidence, f"{ABSTAIN_MESSAGE} {why}",
@@ -66,7 +66,7 @@ def _covering_chunk(index: Index, group: list[int], preferred: list[int]) -> int
     lo, hi = min(group), max(group)
 
     def covers(ci: int) -> bool:
-        start = index.chunk_sent_lo[ci]
+        start = int(index.chunk_sent_lo[ci])
         return start <= lo and hi < start + len(index.chunks[ci].sentences)
 
     for ci in preferred:
@@ -83,10 +83,9 @@ def _candidates(index: Index, hits: list[Hit]) -> tuple[list[int], dict[int, int
     """Sentence rows of the hit passages, and the hit chunk each one is first found in."""
     rows: list[int] = []
     home: dict[int, int] = {}
-    by_id = _chunk_positions(index)
     for h in hits:
-        ci = by_id[h.chunk.chunk_id]
-        lo = index.chunk_sent_lo[ci]
+        ci = h.row
+        lo = int(index.chunk_sent_lo[ci])
         for r in range(lo, lo + len(h.chunk.sentences)):
             if r not in home:
                 home[r] = ci
@@ -108,14 +107,6 @@ def _idf(index: Index) -> dict[str, float]:
     return cached
 
 
-def _chunk_positions(index: Index) -> dict[str, int]:
-    cached = getattr(index, "_chunk_pos", None)
-    if cached is None:
-        cached = {c.chunk_id: i for i, c in enumerate(index.chunks)}
-        index._chunk_pos = cached  # type: ignore[attr-defined]
-    return cached
-
-
 def _score(index: Index, question: str, q: np.ndarray, rows: list[int], passage: np.ndarray,
            s: Settings) -> np.ndarray:
     """Sentence relevance: its cosine and word overlap with the question, blended with its passage's."""
@@ -126,14 +117,14 @@ def _score(index: Index, question: str, q: np.ndarray, rows: list[int], passage:
     total = sum(q_terms.values())
     overlap = np.zeros(len(rows), dtype=np.float32)
     if total > 0:
-        texts = [index.sentence(r)[1].text for r in rows]
+        texts = [index.sentence_text(r) for r in rows]
         for i, terms in enumerate(tokenize(texts)):
             overlap[i] = sum(q_terms.get(t, 0.0) for t in set(terms)) / total
-    short = np.array([len(index.sentence(r)[1].text.split()) < 4 for r in rows])
+    short = np.array([len(index.sentence_text(r).split()) < 4 for r in rows])
     cue = np.zeros(len(rows), dtype=np.float32)
     for asks, marks in _CUES:
         if asks.search(question):
-            cue = np.array([bool(marks.search(index.sentence(r)[1].text)) for r in rows], dtype=np.float32)
+            cue = np.array([bool(marks.search(index.sentence_text(r))) for r in rows], dtype=np.float32)
     own = cosine + s.overlap_weight * overlap + s.cue_weight * cue
     return (1 - s.passage_weight) * own + s.passage_weight * passage - 0.2 * short
 
@@ -150,7 +141,7 @@ def _mmr(index: Index, rows: list[int], scores: np.ndarray, home: dict[int, int]
 
     def take(r: int) -> None:
         nonlocal words
-        n = len(index.sentence(r)[1].text.split())
+        n = len(index.sentence_text(r).split())
         if chosen and words + n > s.max_words:
             return
         chosen.append(r)
@@ -185,7 +176,7 @@ def _expand_list(index: Index, row: int) -> list[int]:
 
     def text(r: int) -> str | None:
         if 0 <= r < len(index.sentence_rows) and int(index.sentence_rows[r][0]) == doc_row:
-            return index.sentence(r)[1].text
+            return index.sentence_text(r)
         return None
 
     own = text(row) or ""

@@ -68,7 +68,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                              "; the previous index is unchanged")
         shape = {**settings.index_shape(), "model": embedder.name}
         previous = _previous(index_dir, shape)
-        reuse = _reusable(previous)
+        reuse = _reusable(previous, {d.sha256 for d in docs})
         fits = embedder.fits
         new_docs = [d for d in docs if d.sha256 not in reuse]
         say(0.05, f"chunking {len(new_docs)} new or changed documents")
@@ -175,22 +175,25 @@ def _previous(index_dir: Path, shape: dict[str, object]) -> store.Index | None:
         return None
 
 
-def _reusable(previous: store.Index | None) -> dict[str, tuple[list[Chunk], list[Sentence], Any, Any]]:
-    """sha256 → (chunks, sentences, chunk vectors, sentence vectors) of every previous document."""
+def _reusable(previous: store.Index | None, wanted: set[str]
+              ) -> dict[str, tuple[list[Chunk], list[Sentence], Any, Any]]:
+    """sha256 → (chunks, sentences, chunk vectors, sentence vectors) of the previous documents whose
+    content is ``wanted`` again: what a rebuild need not embed."""
     if previous is None:
         return {}
+    rows = np.asarray(previous.sentence_rows)
+    chunk_doc = rows[np.asarray(previous.chunk_sent_lo), 0] if len(previous.chunks) else np.zeros(0, np.int64)
     out = {}
-    all_vectors = previous.faiss_index.reconstruct_n(0, previous.faiss_index.ntotal)
-    by_doc: dict[str, list[int]] = {}
-    for i, c in enumerate(previous.chunks):
-        by_doc.setdefault(c.doc_id, []).append(i)
-    rows = previous.sentence_rows
-    for row, d in enumerate(previous.documents):
-        idx = by_doc.get(d.doc_id, [])
-        sel = np.nonzero(rows[:, 0] == row)[0]
-        sentences = [Sentence(int(s), int(e), d.text[int(s):int(e)]) for _, s, e in rows[sel]]
-        out[d.sha256] = ([previous.chunks[i] for i in idx], sentences, all_vectors[idx],
-                         previous.sentence_vectors[sel])
+    for row, entry in enumerate(previous.manifest["documents"]):
+        if entry["sha256"] not in wanted:
+            continue
+        s_lo, s_hi = np.searchsorted(rows[:, 0], [row, row + 1])
+        c_lo, c_hi = np.searchsorted(chunk_doc, [row, row + 1])
+        chunks = previous.chunks[int(c_lo):int(c_hi)]
+        sentences = [previous.sentence(r)[1] for r in range(int(s_lo), int(s_hi))]
+        vectors = (previous.faiss_index.reconstruct_n(int(c_lo), int(c_hi - c_lo)) if c_hi > c_lo
+                   else np.zeros((0, previous.faiss_index.d), np.float32))
+        out[entry["sha256"]] = (chunks, sentences, vectors, np.asarray(previous.sentence_vectors[s_lo:s_hi]))
     return out
 
 
@@ -213,7 +216,7 @@ def _document_sentences(chunks: list[Chunk]) -> list[Sentence]:
 def _report(index_dir: Path, index_id: str, docs: list[Document], previous: store.Index | None,
             reuse: dict, skipped: list[Skipped], duplicates: list, chunks: list[Chunk], n_sentences: int,
             n_embedded: int, t0: float) -> BuildReport:
-    before = {d.path: d.sha256 for d in previous.documents} if previous else {}
+    before = {d["path"]: d["sha256"] for d in previous.manifest["documents"]} if previous else {}
     now = {d.path: d.sha256 for d in docs}
     return BuildReport(
         index_dir=str(index_dir), index_id=index_id,

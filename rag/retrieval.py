@@ -64,7 +64,7 @@ def dense_search(index: Index, q: np.ndarray, n: int) -> list[tuple[int, float]]
 
 
 def bm25_search(index: Index, question: str, n: int) -> list[tuple[int, float]]:
-    if index.bm25 is None or not index.chunks:
+    if index.bm25 is None or not len(index.chunks):
         return []
     vocab = index.bm25.vocab_dict
     tokens = [t for t in tokenize([question])[0] if t in vocab]
@@ -98,5 +98,5 @@ def retrieve(index: Index, question: str, q: np.ndarray, mode: str = "hybrid", k
         cosine = dense_of.get(i)
         if cosine is None:  # score it anyway: composing and abstaining compare cosines
             cosine = float(index.faiss_index.reconstruct(i) @ q)
-        hits.append(Hit(chunk, float(score), cosine, bm25_of.get(i), doc.source, doc.title))
+        hits.append(Hit(chunk, float(score), cosine, bm25_of.get(i), doc.source, doc.title, i))
     return hits

@@ -4,10 +4,16 @@
       current -> builds/<index_id>       (replaced atomically when a build completes)
       builds/<index_id>/
         manifest.json                    format, model, dimension, chunking, documents, counts
-        documents.jsonl                  one document a line, with its text
-        chunks.jsonl                     one chunk a line: offsets, page, sentence range, text
+        documents.jsonl (+ .offsets.npy) one document a line, with its text
+        chunks.jsonl (+ .offsets.npy)    one chunk a line: offsets, page, sentence range, text
+        chunk_sentences.npy              int64: the first sentence row of each chunk
         sentences.npy                    int64 rows (doc_row, start, end), in document order
+        sentence_chunk.npy               int64: the first chunk holding each sentence
         sentence_vectors.npy, chunks.faiss, bm25/
+
+Opening an index parses only the manifest: records are read a line at a time when needed and the
+arrays are memory-mapped, so start-up time and memory do not grow with the number of passages
+beyond the FAISS vectors.
 """
 
 from __future__ import annotations
@@ -15,17 +21,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .records import Records, write_records
 from .types import Chunk, Document, Sentence
 
-FORMAT_VERSION = 1
-FILES = ("manifest.json", "documents.jsonl", "chunks.jsonl", "sentences.npy", "sentence_vectors.npy",
-         "chunks.faiss")
+FORMAT_VERSION = 2
+FILES = ("manifest.json", "documents.jsonl", "documents.offsets.npy", "chunks.jsonl", "chunks.offsets.npy",
+         "chunk_sentences.npy", "sentences.npy", "sentence_chunk.npy", "sentence_vectors.npy", "chunks.faiss")
 
 
 class IndexError_(Exception):
@@ -39,24 +47,19 @@ def fix_hint(index_dir: str | Path) -> str:
 @dataclass
 class Index:
     manifest: dict[str, Any]
-    documents: list[Document]
-    chunks: list[Chunk]
+    documents: Sequence[Document]
+    chunks: Sequence[Chunk]
     sentence_rows: np.ndarray  # (n, 3) int64: doc_row, start, end
     sentence_vectors: np.ndarray  # (n, dim) float32
     faiss_index: Any
     bm25: Any = None
     path: str = ""
-    chunk_sent_lo: list[int] = field(default_factory=list)  # first sentence row of each chunk
-    doc_row: dict[str, int] = field(default_factory=dict)
+    chunk_sent_lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sentence_chunk: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    doc_row: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.doc_row = {d.doc_id: i for i, d in enumerate(self.documents)}
-        # the first chunk holding each sentence row, to cite sentences found outside the hits
-        self.sentence_chunk = np.full(len(self.sentence_rows), -1, dtype=np.int64)
-        for i in range(len(self.chunks) - 1, -1, -1):
-            lo = self.chunk_sent_lo[i]
-            self.sentence_chunk[lo:lo + len(self.chunks[i].sentences)] = i
+        self.doc_row = {d["doc_id"]: i for i, d in enumerate(self.manifest.get("documents", []))}
 
     @property
     def index_id(self) -> str:
@@ -65,10 +68,15 @@ class Index:
     def document(self, doc_id: str) -> Document:
         return self.documents[self.doc_row[doc_id]]
 
+    def sentence_text(self, row: int) -> str:
+        """A sentence's text, cut from the chunk that holds it (no document text is loaded)."""
+        _, start, end = (int(x) for x in self.sentence_rows[row])
+        chunk = self.chunks[int(self.sentence_chunk[row])]
+        return chunk.text[start - chunk.start:end - chunk.start]
+
     def sentence(self, row: int) -> tuple[Document, Sentence]:
         d, start, end = (int(x) for x in self.sentence_rows[row])
-        doc = self.documents[d]
-        return doc, Sentence(start, end, doc.text[start:end])
+        return self.documents[d], Sentence(start, end, self.sentence_text(row))
 
 
 def current_build(index_dir: str | Path) -> Path | None:
@@ -116,11 +124,14 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
     if missing:
         raise IndexError_(f"the index at '{index_dir}' is missing {', '.join(missing)}; {hint}")
     try:
-        documents = [_document(json.loads(line)) for line in _lines(build / "documents.jsonl")]
-        rows = np.load(build / "sentences.npy", allow_pickle=False)
-        records = [json.loads(line) for line in _lines(build / "chunks.jsonl")]
-        chunks = [_chunk(c, documents, rows) for c in records]
-        vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
+        documents: Records[Document] = Records(build / "documents.jsonl", _document)
+        rows = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
+        chunk_lo = np.load(build / "chunk_sentences.npy", allow_pickle=False)
+        sentence_chunk = np.load(build / "sentence_chunk.npy", mmap_mode="r", allow_pickle=False)
+        chunks: Records[Chunk] = Records(build / "chunks.jsonl", lambda c: _chunk(c, rows))
+        vectors = np.load(build / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        if len(chunks):
+            chunks[0], chunks[len(chunks) - 1], documents[0]  # noqa: B018 - parse the ends now: fail early
     except (ValueError, KeyError, IndexError, TypeError, OSError) as e:
         raise IndexError_(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: {e}); "
                           f"{hint}") from None
@@ -130,12 +141,12 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
         raise IndexError_(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
                           f"({str(e).splitlines()[0][:120]}); {hint}") from None
     problems = []
-    if len(documents) != manifest.get("n_documents"):
+    if len(documents) != manifest.get("n_documents") or len(manifest.get("documents", [])) != len(documents):
         problems.append(f"{len(documents)} documents but the manifest says {manifest.get('n_documents')}")
-    if len(chunks) != manifest.get("n_chunks") or faiss_index.ntotal != len(chunks):
+    if len(chunks) != manifest.get("n_chunks") or faiss_index.ntotal != len(chunks) or len(chunk_lo) != len(chunks):
         problems.append(f"{faiss_index.ntotal} vectors, {len(chunks)} chunk records, manifest says "
                         f"{manifest.get('n_chunks')}")
-    if len(rows) != len(vectors) or len(rows) != manifest.get("n_sentences"):
+    if len(rows) != len(vectors) or len(rows) != manifest.get("n_sentences") or len(sentence_chunk) != len(rows):
         problems.append(f"{len(rows)} sentences, {len(vectors)} sentence vectors")
     if faiss_index.d != manifest.get("dim") or (len(vectors) and vectors.shape[1] != manifest.get("dim")):
         problems.append(f"vectors of dimension {faiss_index.d}, manifest says {manifest.get('dim')}")
@@ -146,15 +157,11 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
         import bm25s
 
         try:
-            bm25 = bm25s.BM25.load(str(build / "bm25"))
+            bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=True)
         except Exception as e:  # bm25s raises plain exceptions on damaged files
             raise IndexError_(f"the BM25 files of '{index_dir}' are damaged ({e}); {hint}") from None
-    return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build),
-                 [int(c["sent_lo"]) for c in records])
-
-
-def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build), chunk_lo,
+                 sentence_chunk)
 
 
 def _document(d: dict[str, Any]) -> Document:
@@ -162,10 +169,9 @@ def _document(d: dict[str, Any]) -> Document:
                     tuple(d.get("pages", ())), d.get("meta", {}))
 
 
-def _chunk(c: dict[str, Any], documents: list[Document], rows: np.ndarray) -> Chunk:
-    lo, hi = c["sent_lo"], c["sent_hi"]
-    doc = documents[int(rows[lo][0])]
-    sentences = tuple(Sentence(int(s), int(e), doc.text[int(s):int(e)]) for _, s, e in rows[lo:hi])
+def _chunk(c: dict[str, Any], rows: np.ndarray) -> Chunk:
+    lo, hi, start, text = c["sent_lo"], c["sent_hi"], c["start"], c["text"]
+    sentences = tuple(Sentence(int(s), int(e), text[int(s) - start:int(e) - start]) for _, s, e in rows[lo:hi])
     return Chunk(c["chunk_id"], c["doc_id"], c["text"], c["start"], c["end"], c["n_tokens"], c["page"],
                  sentences)
 
@@ -177,16 +183,18 @@ def write_build(build_dir: Path, manifest: dict[str, Any], documents: list[Docum
     import faiss
 
     build_dir.mkdir(parents=True)
-    with open(build_dir / "documents.jsonl", "w", encoding="utf-8") as f:
-        for d in documents:
-            f.write(json.dumps({"doc_id": d.doc_id, "source": d.source, "path": d.path, "title": d.title,
-                                "sha256": d.sha256, "pages": list(d.pages), "meta": d.meta,
-                                "text": d.text}, ensure_ascii=False) + "\n")
-    with open(build_dir / "chunks.jsonl", "w", encoding="utf-8") as f:
-        for c, lo in zip(chunks, chunk_sent_lo):
-            f.write(json.dumps({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
-                                "page": c.page, "n_tokens": c.n_tokens, "sent_lo": lo,
-                                "sent_hi": lo + len(c.sentences), "text": c.text}, ensure_ascii=False) + "\n")
+    write_records(build_dir / "documents.jsonl", (
+        {"doc_id": d.doc_id, "source": d.source, "path": d.path, "title": d.title, "sha256": d.sha256,
+         "pages": list(d.pages), "meta": d.meta, "text": d.text} for d in documents))
+    write_records(build_dir / "chunks.jsonl", (
+        {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "page": c.page,
+         "n_tokens": c.n_tokens, "sent_lo": lo, "sent_hi": lo + len(c.sentences), "text": c.text}
+        for c, lo in zip(chunks, chunk_sent_lo)))
+    sentence_chunk = np.full(len(sentence_rows), -1, dtype=np.int64)
+    for i in range(len(chunks) - 1, -1, -1):  # the first chunk holding each sentence
+        sentence_chunk[chunk_sent_lo[i]:chunk_sent_lo[i] + len(chunks[i].sentences)] = i
+    np.save(build_dir / "chunk_sentences.npy", np.array(chunk_sent_lo, dtype=np.int64), allow_pickle=False)
+    np.save(build_dir / "sentence_chunk.npy", sentence_chunk, allow_pickle=False)
     np.save(build_dir / "sentences.npy", sentence_rows.astype(np.int64), allow_pickle=False)
     np.save(build_dir / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
     flat = faiss.IndexFlatIP(int(manifest["dim"]))

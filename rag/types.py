@@ -75,6 +75,7 @@ class Hit:
     # filled from the index so faces need not look documents up
     source: str = ""
     title: str = ""
+    row: int = -1  # the chunk's position in the index
 
 
 @dataclass(frozen=True)

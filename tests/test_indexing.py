@@ -137,7 +137,8 @@ def test_changed_chunk_settings_rebuild_everything(tmp_path, corpus, fake_embedd
     ("truncate_faiss", "FAISS file"),
     ("drop_manifest", "no manifest.json"),
     ("bad_manifest", "not valid JSON"),
-    ("drop_chunk_line", "inconsistent"),
+    ("drop_chunk_line", "chunks.jsonl is"),
+    ("fewer_vectors", "inconsistent"),
     ("drop_file", "missing"),
 ])
 def test_broken_index_files_give_a_clear_message(tmp_path, corpus, fake_embedder, damage, message):
@@ -154,6 +155,9 @@ def test_broken_index_files_give_a_clear_message(tmp_path, corpus, fake_embedder
     elif damage == "drop_chunk_line":
         lines = (b / "chunks.jsonl").read_text().splitlines()
         (b / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    elif damage == "fewer_vectors":
+        vectors = np.load(b / "sentence_vectors.npy")
+        np.save(b / "sentence_vectors.npy", vectors[:-1])
     elif damage == "drop_file":
         (b / "sentence_vectors.npy").unlink()
     with pytest.raises(store.IndexError_, match=message) as err:

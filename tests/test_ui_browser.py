@@ -130,7 +130,7 @@ def test_answer_has_markers_that_bring_their_highlighted_card_into_view(page, se
     href = last.get_attribute("href")
     assert href.startswith("#cite-1-")
     card = page.locator(href)
-    page.set_viewport_size({"width": 1280, "height": 300})  # small, so the card starts out of view
+    page.set_viewport_size({"width": 420, "height": 400})  # narrow: cards stack below the answer, out of view
     page.evaluate("window.scrollTo(0, 0)")
     expect(card).not_to_be_in_viewport()
     last.click()
