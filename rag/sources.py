@@ -189,7 +189,8 @@ def _markdown_text(raw: str) -> tuple[str, dict[str, object]]:
         post = frontmatter.loads(raw)
     except Exception as e:  # a broken YAML header: keep the text, say nothing of metadata
         raise Unreadable(f"invalid YAML front matter: {str(e).splitlines()[0]}") from None
-    meta = {k: str(v) for k, v in post.metadata.items() if k in ("title", "date", "source_url", "url")}
+    meta: dict[str, object] = {k: str(v) for k, v in post.metadata.items()
+                               if k in ("title", "date", "source_url", "url")}
     if "source_url" in meta:
         meta["url"] = meta.pop("source_url")
     html = MarkdownIt("commonmark").render(post.content)
@@ -229,7 +230,7 @@ def _pdf_text(data: bytes) -> tuple[str, tuple[int, ...], str]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unreadable("encrypted PDF needs a password")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title", "") or "")
+        title = str(reader.metadata.get("/Title", "") or "") if reader.metadata else ""
     except Unreadable:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
