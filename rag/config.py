@@ -34,6 +34,8 @@ class Settings:
     k: int = 5
     candidates: int = 50  # per retriever, before fusion
     rrf_k: int = 60
+    hnsw_above: int = 200_000  # passages; above this the FAISS index is HNSW (approximate) instead of exact
+    hnsw_ef_search: int = 64
     # composing
     max_sentences: int = 4
     max_words: int = 120

@@ -52,7 +52,8 @@ class Engine:
         return self._index
 
     def _load(self) -> store.Index:
-        return store.load_index(self.settings.index_dir, model=self.embedder.name)
+        return store.load_index(self.settings.index_dir, model=self.embedder.name,
+                                ef_search=self.settings.hnsw_ef_search)
 
     def reload(self) -> store.Index:
         """Load the published index and switch to it; raise ``store.IndexError_`` and keep the old one

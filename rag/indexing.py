@@ -119,7 +119,8 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                          len(rows), len(texts), t0)
         manifest = {"format_version": store.FORMAT_VERSION, "index_id": index_id,
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    **shape, "dim": dim, "roots": [str(r.resolve()) for r in paths],
+                    **shape, "dim": dim, "faiss": "hnsw" if len(all_chunks) > settings.hnsw_above else "flat",
+                    "roots": [str(r.resolve()) for r in paths],
                     "n_documents": len(documents), "n_chunks": len(all_chunks), "n_sentences": len(rows),
                     "documents": doc_entries, "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
                     "report": {k: len(v) for k, v in report.to_dict().items() if isinstance(v, list)}}

@@ -32,6 +32,7 @@ from .records import Records, write_records
 from .types import Chunk, Document, Sentence
 
 FORMAT_VERSION = 2
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80
 FILES = ("manifest.json", "documents.jsonl", "documents.offsets.npy", "chunks.jsonl", "chunks.offsets.npy",
          "chunk_sentences.npy", "sentences.npy", "sentence_chunk.npy", "sentence_vectors.npy", "chunks.faiss")
 
@@ -105,7 +106,8 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def load_index(index_dir: str | Path, model: str | None = None, dim: int | None = None) -> Index:
+def load_index(index_dir: str | Path, model: str | None = None, dim: int | None = None,
+               ef_search: int = 64) -> Index:
     """Load and check an index; raise ``IndexError_`` naming the problem and the fix."""
     import faiss
 
@@ -137,6 +139,8 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
                           f"{hint}") from None
     try:
         faiss_index = faiss.read_index(str(build / "chunks.faiss"))
+        if hasattr(faiss_index, "hnsw"):
+            faiss_index.hnsw.efSearch = ef_search
     except RuntimeError as e:
         raise IndexError_(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
                           f"({str(e).splitlines()[0][:120]}); {hint}") from None
@@ -197,10 +201,15 @@ def write_build(build_dir: Path, manifest: dict[str, Any], documents: list[Docum
     np.save(build_dir / "sentence_chunk.npy", sentence_chunk, allow_pickle=False)
     np.save(build_dir / "sentences.npy", sentence_rows.astype(np.int64), allow_pickle=False)
     np.save(build_dir / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
-    flat = faiss.IndexFlatIP(int(manifest["dim"]))
+    dim = int(manifest["dim"])
+    if manifest.get("faiss") == "hnsw":  # approximate, for large indexes (see Settings.hnsw_above)
+        vectors_index: Any = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        vectors_index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        vectors_index = faiss.IndexFlatIP(dim)
     if len(chunk_vectors):
-        flat.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
-    faiss.write_index(flat, str(build_dir / "chunks.faiss"))
+        vectors_index.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
+    faiss.write_index(vectors_index, str(build_dir / "chunks.faiss"))
     if bm25 is not None:
         bm25.save(str(build_dir / "bm25"))
     (build_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), "utf-8")

@@ -184,3 +184,16 @@ def test_embedding_reports_progress_and_keeps_the_order(fake_embedder):
     vectors = embed(fake_embedder, texts, seen.append, step=3)
     assert (vectors == fake_embedder.encode(texts)).all()
     assert seen == [3, 6, 9, 10]
+
+
+def test_large_indexes_use_hnsw_and_still_find_the_passage(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path, hnsw_above=2)
+    build([corpus], s, fake_embedder)
+    ix = store.load_index(s.index_dir)
+    assert ix.manifest["faiss"] == "hnsw" and hasattr(ix.faiss_index, "hnsw")
+    from rag.engine import Engine
+
+    assert "albatross" in Engine(s, fake_embedder).ask("Which bird has the longest wingspan?").answer
+    fake_embedder.calls.clear()
+    build([corpus], s, fake_embedder)  # vectors are reused from the HNSW index too
+    assert fake_embedder.embedded == 0
