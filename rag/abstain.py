@@ -52,19 +52,30 @@ def has_type(sentence: str, kind: str, question: str) -> bool:
 
 
 def unknown_names(question: str, vocabulary: Iterable[str] | dict) -> list[str]:
-    """Capitalised words of the question (not its first word) that the index has never seen.
+    """Names in the question (runs of capitalised words after its first word) with a word the index
+    has never seen.
 
     >>> unknown_names("What did Chris Inglis say about CISA?", {"cisa", "chris"})
-    ['Inglis']
+    ['Chris Inglis']
     """
-    words = re.findall(r"[A-Za-z][\w'’.-]*", question)
-    names = [w.strip(".'’") for w in words[1:] if w[0].isupper() and w.lower() not in _STOP_CAPS]
     vocab = vocabulary if isinstance(vocabulary, dict) else set(vocabulary)
+    names: list[list[str]] = []
+    previous_capital = False
+    for i, word in enumerate(re.findall(r"[A-Za-z][\w'’.-]*", question)):
+        capital = i > 0 and word[0].isupper() and word.lower() not in _STOP_CAPS
+        if capital:
+            if previous_capital:
+                names[-1].append(word.strip(".'’"))
+            else:
+                names.append([word.strip(".'’")])
+        previous_capital = capital
     missing = []
     for name in names:
-        terms = tokenize([name])[0]
-        if terms and not any(t in vocab for t in terms):
-            missing.append(name)
+        for word in name:
+            terms = tokenize([word])[0]
+            if terms and not any(t in vocab for t in terms):
+                missing.append(" ".join(name))
+                break
     return missing
 
 
