@@ -184,7 +184,7 @@ class ChatApp:
         def manifest() -> dict[str, Any]:
             return self.engine.index.manifest
 
-        with gr.Blocks(title="Policy Q&A") as demo:
+        with gr.Blocks(title="Policy Q&A", delete_cache=(3600, 3600)) as demo:  # uploads do not pile up
             gr.HTML("<h1 style='margin:8px 0 0;font-size:1.6rem'>Policy Q&amp;A</h1>")
             status = gr.HTML(render.status_html(manifest()), elem_id="status")
             state = gr.State({"turns": [], "previous": "", "count": 0})
@@ -226,7 +226,7 @@ class ChatApp:
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kwargs: Any) -> tuple[Any, str, Any]:
     """Queue and start the server: local only, no share link, no extra file paths."""
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(default_concurrency_limit=4, max_size=64, api_open=False)
     theme = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     return demo.launch(server_name=host, server_port=port, share=False, css=render.CSS, theme=theme,
                        max_file_size=f"{MAX_UPLOAD_MB}mb", ssr_mode=False, **kwargs)
@@ -245,7 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
     p.add_argument("--index", default=defaults.index_dir, help="index folder")
     p.add_argument("--model", default=defaults.model, help="embedding model")
+    p.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
+                   help="require this login (also RAG_AUTH); anyone who reaches the app can otherwise "
+                        "ask questions and add documents")
     args = p.parse_args(argv)
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            print("ui.py: error: --auth takes USER:PASSWORD", file=sys.stderr)
+            return 2
+        auth = (user, password)
     settings = defaults.replace(index_dir=args.index, model=args.model)
     engine = Engine(settings)
     try:
@@ -257,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.index  # noqa: B018 - load and check it now, not on the first question
         engine.embedder.encode(["warm up"])
         demo = ChatApp(engine).blocks()
-        _, url, _ = launch(demo, args.host, args.port, prevent_thread_lock=True, quiet=True)
+        _, url, _ = launch(demo, args.host, args.port, prevent_thread_lock=True, quiet=True, auth=auth)
     except (store.IndexError_, BuildError, ModelNotFound, OSError) as e:
         print(f"ui.py: error: {e}", file=sys.stderr)
         return 2

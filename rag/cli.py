@@ -72,6 +72,8 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the browser chat", formatter_class=fmt, epilog=EXAMPLES["serve"])
     s.add_argument("--host", default="127.0.0.1", help="address to bind")
     s.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
+    s.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
+                   help="require this login (also RAG_AUTH)")
     common(s)
     return p
 
@@ -199,7 +201,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import ui
 
     return ui.main(["--host", args.host, "--port", str(args.port), "--index", settings.index_dir,
-                    "--model", settings.model])
+                    "--model", settings.model] + (["--auth", args.auth] if args.auth else []))
 
 
 COMMANDS = {"build": _build, "ask": _ask, "info": _info, "eval": _eval, "serve": _serve}

@@ -52,16 +52,17 @@ class Engine:
         return self._index
 
     def _load(self) -> store.Index:
-        return store.load_index(self.settings.index_dir, model=self.embedder.name,
-                                ef_search=self.settings.hnsw_ef_search)
+        index = store.load_index(self.settings.index_dir, model=self.embedder.name,
+                                 ef_search=self.settings.hnsw_ef_search)
+        if index.manifest.get("dim") != self.embedder.dim:
+            raise store.IndexError_(f"the index has dimension {index.manifest.get('dim')}, the model "
+                                    f"{self.embedder.dim}; {store.fix_hint(self.settings.index_dir)}")
+        return index
 
     def reload(self) -> store.Index:
         """Load the published index and switch to it; raise ``store.IndexError_`` and keep the old one
         if it is broken."""
         fresh = self._load()
-        if fresh.manifest.get("dim") != self.embedder.dim:
-            raise store.IndexError_(f"the new index has dimension {fresh.manifest.get('dim')}, the model "
-                                    f"{self.embedder.dim}; {store.fix_hint(self.settings.index_dir)}")
         with self._lock:
             self._index = fresh
             self.refused = ""
@@ -71,9 +72,9 @@ class Engine:
         t0 = time.perf_counter()
         index = self.index  # one index for the whole answer, even if a reload happens meanwhile
         cleaned, problem = clean_question(question, self.settings.max_question_chars)
-        if problem:
-            return Answer(question if isinstance(question, str) else "", "", True, (), (), (), 0.0, problem,
-                          index_id=index.index_id)
+        if problem:  # the question is echoed as valid UTF-8 (a lone surrogate becomes "?")
+            echo = question.encode("utf-8", "replace").decode("utf-8") if isinstance(question, str) else ""
+            return Answer(echo, "", True, (), (), (), 0.0, problem, index_id=index.index_id)
         q = self.embedder.encode([cleaned])[0]
         t1 = time.perf_counter()
         hits = retrieve(index, cleaned, q, mode or self.settings.mode, k or self.settings.k,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -66,7 +67,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
             raise BuildError("no readable documents in " + ", ".join(map(str, paths)) +
                              (f" ({len(skipped)} skipped)" if skipped else "") +
                              "; the previous index is unchanged")
-        shape = {**settings.index_shape(), "model": embedder.name}
+        shape = {**settings.index_shape(), "model": embedder.name, "dim": embedder.dim}
         previous = _previous(index_dir, shape)
         reuse = _reusable(previous, {d.sha256 for d in docs})
         fits = embedder.fits
@@ -125,12 +126,17 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                     "documents": doc_entries, "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
                     "report": {k: len(v) for k, v in report.to_dict().items() if isinstance(v, list)}}
         tmp = index_dir / "builds" / f".tmp-{index_id}"
-        store.write_build(tmp, manifest, documents, all_chunks, chunk_lo,
-                          np.array(rows, dtype=np.int64).reshape(-1, 3), chunk_matrix, sent_matrix,
-                          build_bm25([c.text for c in all_chunks]))
-        final = index_dir / "builds" / index_id
-        tmp.rename(final)
-        store.publish(index_dir, final)
+        try:
+            store.write_build(tmp, manifest, documents, all_chunks, chunk_lo,
+                              np.array(rows, dtype=np.int64).reshape(-1, 3), chunk_matrix, sent_matrix,
+                              build_bm25([c.text for c in all_chunks]))
+            final = index_dir / "builds" / index_id
+            tmp.rename(final)
+            store.publish(index_dir, final)
+        except (OSError, RuntimeError) as e:  # a full disk; faiss reports write errors as RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError(f"cannot write the index in '{index_dir}' ({e}); the previous index is "
+                             "unchanged") from None
         say(1.0, "done")
         return report
 

@@ -34,8 +34,10 @@ def write_records(path: Path, records: Iterable[dict[str, Any]]) -> np.ndarray:
 
 
 class Records(Sequence[T], Generic[T]):
-    def __init__(self, path: Path, parse: Callable[[dict[str, Any]], T], cache: int = 4096) -> None:
+    def __init__(self, path: Path, parse: Callable[[dict[str, Any]], T], cache: int = 4096,
+                 damaged: Callable[[str], Exception] = ValueError) -> None:
         self.path = path
+        self._damaged = damaged
         self.offsets = np.load(path.with_suffix(".offsets.npy"), allow_pickle=False)
         size = path.stat().st_size
         if self.offsets.ndim != 1 or not len(self.offsets) or int(self.offsets[-1]) != size:
@@ -70,7 +72,10 @@ class Records(Sequence[T], Generic[T]):
                 self._cache.move_to_end(i)
                 return hit
         raw = self._map[int(self.offsets[i]):int(self.offsets[i + 1])]
-        value = self._parse(json.loads(raw))
+        try:
+            value = self._parse(json.loads(raw))
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise self._damaged(f"{self.path.name} record {i + 1} is damaged ({type(e).__name__}: {e})") from None
         with self._lock:
             self._cache[i] = value
             if len(self._cache) > self._size:

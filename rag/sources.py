@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ def walk(roots: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
             real = os.path.realpath(dirpath)
             if real in seen or not _inside(real, root):
                 dirnames[:] = []
+                if not _inside(real, root):
+                    yield root, Path(dirpath)  # a folder link leading out: load() names it
                 continue
             seen.add(real)
             dirnames.sort()
@@ -44,6 +47,11 @@ def walk(roots: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
             for name in sorted(filenames):
                 if not name.startswith("."):
                     yield root, Path(dirpath) / name
+
+
+def display(path: Path | str) -> str:
+    """A path as text that can be written anywhere: bytes of a name that are not UTF-8 shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _inside(path: str, root: Path) -> bool:
@@ -56,13 +64,16 @@ def load(root: Path, path: Path, max_bytes: int = 25 * 2**20, parse: Parser | No
     ``parse`` runs the format parsers in a worker process bounded in time and memory (see ``Parser``);
     without it they run in this process.
     """
+    if not _inside(os.path.realpath(path), root):
+        raise Unreadable("link points outside the folder")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise Unreadable(f"unsupported type '{suffix or path.name}' (use {', '.join(SUPPORTED)})")
-    if not _inside(os.path.realpath(path), root):
-        raise Unreadable("link points outside the folder")
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise Unreadable("not a regular file (a pipe, socket or device)")
+        size = st.st_size
         if size > max_bytes:
             raise Unreadable(f"too large ({size / 2**20:.0f} MB > {max_bytes / 2**20:.0f} MB)")
         data = path.read_bytes()
@@ -75,10 +86,10 @@ def load(root: Path, path: Path, max_bytes: int = 25 * 2**20, parse: Parser | No
         meta["title"] = _title_from("", path)  # a PDF's first line is rarely its title
     if not text.strip():
         raise Unreadable("no text found" + (" (scanned PDF?)" if suffix == ".pdf" else ""))
-    source = path.relative_to(root).as_posix() if _inside(str(path), root) else path.name
+    source = display(path.relative_to(root).as_posix() if _inside(str(path), root) else path.name)
     sha = hashlib.sha256(data).hexdigest()
     title = str(meta.pop("title", "") or "").strip() or _title_from(text, path)
-    return Document(doc_id=sha[:16], source=source, path=str(path), title=title, text=text,
+    return Document(doc_id=sha[:16], source=source, path=display(path), title=title, text=text,
                     sha256=sha, pages=pages, meta=meta)
 
 
@@ -90,7 +101,7 @@ def load_all(roots: Iterable[str | Path], max_bytes: int = 25 * 2**20,
             try:
                 docs.append(load(root, path, max_bytes, parse))
             except Unreadable as e:
-                skipped.append(Skipped(str(path), str(e)))
+                skipped.append(Skipped(display(path), str(e)))
     return docs, skipped
 
 
@@ -119,6 +130,9 @@ def _worker_init(megabytes: int) -> None:
 
     limit = megabytes * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import sys
+
+    sys.stderr = open(os.devnull, "w")  # a killed build must not spray tracebacks: errors come back as values
 
 
 class Parser:

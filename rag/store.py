@@ -126,11 +126,12 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
     if missing:
         raise IndexError_(f"the index at '{index_dir}' is missing {', '.join(missing)}; {hint}")
     try:
-        documents: Records[Document] = Records(build / "documents.jsonl", _document)
+        damaged = lambda why: IndexError_(f"the index at '{index_dir}': {why}; {hint}")  # noqa: E731
+        documents: Records[Document] = Records(build / "documents.jsonl", _document, damaged=damaged)
         rows = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
         chunk_lo = np.load(build / "chunk_sentences.npy", allow_pickle=False)
         sentence_chunk = np.load(build / "sentence_chunk.npy", mmap_mode="r", allow_pickle=False)
-        chunks: Records[Chunk] = Records(build / "chunks.jsonl", lambda c: _chunk(c, rows))
+        chunks: Records[Chunk] = Records(build / "chunks.jsonl", lambda c: _chunk(c, rows), damaged=damaged)
         vectors = np.load(build / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
         if len(chunks):
             chunks[0], chunks[len(chunks) - 1], documents[0]  # noqa: B018 - parse the ends now: fail early

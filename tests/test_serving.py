@@ -1,0 +1,322 @@
+"""A live chat server (ui.ChatApp on a real port, fake embedder) through rebuilds and broken indexes.
+
+- 20 clients keep asking through Gradio's queue while a rebuild adds a document: no request fails and
+  every answer comes wholly from the build its ``index_id`` names (citations checked against that
+  build's documents and chunks, loaded with ``rag.store`` before the switch).
+- A broken index published under a running server is refused: the server keeps answering from its
+  good index, ``Engine.reload`` names the problem and the ``rag build`` command, and the chat's own
+  rebuild replaces the broken index with a good one. Starting on a broken index exits with that message.
+
+The helpers (``live_app``, ``call_ask``, ``BuildView``) are shared with test_hostile.py and
+test_web_surface.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+import ui
+from rag import store
+from rag.config import Settings
+from rag.engine import Engine
+from rag.indexing import build
+
+from .conftest import SOURCES, FakeEmbedder
+
+FOUR = "What are the four areas of action?"
+ZORBLAX = "Where was the Zorblax Accord signed?"
+ZORBLAX_TEXT = "# Zorblax notes\n\nThe Zorblax Accord was signed in Reykjavik in 2031 by twelve harbour cities.\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_app(root: Path, embedder: Any, extra_sources: dict[str, str] | None = None,
+             **launch_kwargs: Any) -> Iterator[SimpleNamespace]:
+    """The chat served on a free loopback port over a copy of sources/ indexed into ``root/index``."""
+    sources = root / "sources"
+    shutil.copytree(SOURCES, sources)
+    for name, text in (extra_sources or {}).items():
+        (sources / name).write_text(text, encoding="utf-8")
+    for p in sources.iterdir():
+        p.chmod(0o644)
+    settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources))
+    build([sources], settings, embedder)
+    app = ui.ChatApp(Engine(settings, embedder=embedder))
+    demo = app.blocks()
+    _, url, _ = ui.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True, **launch_kwargs)
+    try:
+        yield SimpleNamespace(url=url.rstrip("/"), app=app, settings=settings, root=root, sources=sources)
+    finally:
+        demo.close()
+
+
+def post_json(client: httpx.Client, path: str, body: Any) -> httpx.Response:
+    """POST ``body`` as ASCII JSON, so that even a lone surrogate travels (as ``\\ud800``)."""
+    return client.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
+
+
+def call_ask(client: httpx.Client, question: Any) -> dict[str, Any]:
+    """One /ask call through Gradio's queue: POST /gradio_api/call/ask, then read its event stream.
+
+    Returns the answer dict; raises ``AssertionError`` with what came back for anything else."""
+    r = post_json(client, "/gradio_api/call/ask", {"data": [question]})
+    assert r.status_code == 200, f"POST /call/ask: {r.status_code} {r.text[:300]}"
+    r = client.get(f"/gradio_api/call/ask/{r.json()['event_id']}")
+    assert r.status_code == 200, f"GET /call/ask: {r.status_code} {r.text[:300]}"
+    event, data = "", ""
+    for line in r.text.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data = line.split(":", 1)[1].strip()
+        if event in ("complete", "error") and data:
+            break
+    assert event == "complete", f"/ask ended with event {event!r}: {data[:300]}"
+    (answer,) = json.loads(data)
+    return answer
+
+
+@dataclass
+class BuildView:
+    """What one build holds, copied out of it: enough to check any answer that names it."""
+
+    index_id: str
+    documents: dict[str, str]  # doc_id -> text
+    chunks: dict[str, tuple[str, int, int, str]]  # chunk_id -> (doc_id, start, end, text)
+    sources: dict[str, str]  # doc_id -> source
+
+    @classmethod
+    def of(cls, index: store.Index) -> BuildView:
+        docs = list(index.documents)
+        return cls(index.index_id, {d.doc_id: d.text for d in docs},
+                   {c.chunk_id: (c.doc_id, c.start, c.end, c.text) for c in index.chunks},
+                   {d.doc_id: d.source for d in docs})
+
+    def problems(self, answer: dict[str, Any]) -> list[str]:
+        """Every way ``answer`` disagrees with this build (empty when it comes wholly from it)."""
+        out = []
+        if answer["index_id"] != self.index_id:
+            out.append(f"index_id {answer['index_id']} is not {self.index_id}")
+        for c in answer["citations"]:
+            text = self.documents.get(c["doc_id"])
+            chunk = self.chunks.get(c["chunk_id"])
+            if text is None or chunk is None:
+                out.append(f"citation {c['doc_id']}/{c['chunk_id']} is not in build {self.index_id}")
+                continue
+            doc_id, start, end, chunk_text = chunk
+            if doc_id != c["doc_id"] or text[c["start"]:c["end"]] != c["quote"]:
+                out.append(f"quote {c['quote'][:60]!r} is not at {c['start']}:{c['end']} of {c['doc_id']}")
+            if (c["passage"], c["passage_start"], c["passage_end"]) != (chunk_text, start, end):
+                out.append(f"passage of {c['chunk_id']} differs from the chunk")
+            if not start <= c["start"] < c["end"] <= end:
+                out.append(f"quote {c['start']}:{c['end']} is outside its passage {start}:{end}")
+            if c["source"] != self.sources[c["doc_id"]]:
+                out.append(f"source {c['source']} is not {self.sources[c['doc_id']]}")
+        for h in answer["retrieved"]:
+            if self.chunks.get(h["chunk_id"]) != (h["doc_id"], h["start"], h["end"], h["text"]):
+                out.append(f"retrieved {h['chunk_id']} is not that chunk of build {self.index_id}")
+        return out
+
+
+class SlowBuildEmbedder(FakeEmbedder):
+    """Questions at full speed; each batch of a build takes ``delay`` seconds, so a rebuild spans many
+    requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delay = 0.0
+
+    def encode(self, texts, progress=False):  # noqa: ANN001, ANN201 - the Embedder protocol
+        if len(texts) > 1 and self.delay:
+            time.sleep(self.delay)
+        return super().encode(texts, progress)
+
+
+def test_twenty_clients_get_whole_answers_from_one_build_while_a_rebuild_adds_a_document(tmp_path):
+    embedder = SlowBuildEmbedder()
+    questions = (FOUR, "Who announced the strategy?", ZORBLAX, "What is digital solidarity?",
+                 "How do I bake sourdough bread?")
+    with live_app(tmp_path, embedder) as srv:
+        old = BuildView.of(store.load_index(srv.settings.index_dir))
+        upload = tmp_path / "inbox" / "zorblax-accord.md"
+        upload.parent.mkdir()
+        upload.write_text(ZORBLAX_TEXT)
+        stop = threading.Event()
+        done: list[tuple[str, dict[str, Any], float, float]] = []
+        failures: list[tuple[str, str]] = []
+
+        def client(i: int) -> None:
+            with httpx.Client(base_url=srv.url, timeout=60) as http:
+                n = i
+                while not stop.is_set():
+                    q = questions[n % len(questions)]
+                    n += 1
+                    t = time.monotonic()
+                    try:
+                        done.append((q, call_ask(http, q), t, time.monotonic()))
+                    except Exception as e:  # every failure is reported, none stops the others
+                        failures.append((q, repr(e)))
+
+        clients = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(20)]
+        for c in clients:
+            c.start()
+        deadline = time.monotonic() + 60
+        while len(done) + len(failures) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        embedder.delay = 1.5
+        t_start = time.monotonic()
+        report, _, _ = srv.app.rebuild([str(upload)])
+        t_end = time.monotonic()
+        embedder.delay = 0.0
+        while sum(1 for *_, t, _ in done if t > t_end) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        for c in clients:
+            c.join(60)
+        new = BuildView.of(store.load_index(srv.settings.index_dir))
+
+    assert "Index rebuilt and in use" in report, report
+    assert not failures, f"{len(failures)} of {len(failures) + len(done)} requests failed: {failures[:5]}"
+    assert new.index_id != old.index_id and "zorblax-accord.md" in new.sources.values()
+    views = {old.index_id: old, new.index_id: new}
+    by_build = Counter(a["index_id"] for _, a, _, _ in done)
+    assert set(by_build) <= set(views) and by_build[old.index_id] and by_build[new.index_id], by_build
+    during = [a for _, a, t0, t1 in done if t0 >= t_start and t1 <= t_end]
+    assert len(during) >= 20, f"only {len(during)} answers were served during the {t_end - t_start:.1f} s rebuild"
+    assert all(a["index_id"] == new.index_id for _, a, t0, _ in done if t0 > t_end), "asked after the switch"
+    for q, a, _, _ in done:
+        problems = views[a["index_id"]].problems(a)
+        assert not problems, f"{q!r} answered from a mix of builds: {problems[:3]}"
+    zorblax = [a for q, a, _, _ in done if q == ZORBLAX and a["index_id"] == new.index_id]
+    assert zorblax and all(not a["abstained"] and a["citations"][0]["source"] == "zorblax-accord.md" for a in zorblax)
+
+
+# --- a broken index published under a running server -------------------------------------------------
+
+
+class OtherDimension(FakeEmbedder):
+    dim = 32  # same name "fake", vectors of another size: a swapped model folder
+
+
+class OtherModel(FakeEmbedder):
+    name = "other-model"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with live_app(tmp_path_factory.mktemp("serving"), FakeEmbedder()) as srv:
+        yield srv
+
+
+def broken_build(srv: SimpleNamespace, scratch: Path, damage: str) -> Path:
+    """A build folder in the server's index with ``damage`` done to it (not yet published)."""
+    import faiss
+
+    good = store.current_build(srv.settings.index_dir)
+    target = good.parent / f"broken-{damage.replace(' ', '-')}"
+    if damage in ("built with another dimension", "built with another model"):
+        other = scratch / "other"
+        embedder = OtherDimension() if "dimension" in damage else OtherModel()
+        build([srv.sources], Settings().replace(index_dir=str(other)), embedder)
+        shutil.copytree(store.current_build(other), target)
+        return target
+    shutil.copytree(good, target)
+    if damage == "truncated FAISS file":
+        data = (target / "chunks.faiss").read_bytes()
+        (target / "chunks.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "invalid manifest":
+        (target / "manifest.json").write_text('{"format_version": 2, "index_id": ')
+    elif damage == "missing manifest":
+        (target / "manifest.json").unlink()
+    elif damage == "more vectors than records":
+        index = faiss.read_index(str(target / "chunks.faiss"))
+        index.add(index.reconstruct_n(0, 1))
+        faiss.write_index(index, str(target / "chunks.faiss"))
+    elif damage == "manifest says another dimension":
+        manifest = json.loads((target / "manifest.json").read_text())
+        manifest["dim"] = 384
+        (target / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        raise ValueError(damage)
+    return target
+
+
+@pytest.mark.parametrize("damage, named", [
+    ("truncated FAISS file", "FAISS file"),
+    ("invalid manifest", "not valid JSON"),
+    ("missing manifest", "no manifest.json"),
+    ("more vectors than records", "inconsistent"),
+    ("manifest says another dimension", "dimension"),
+    ("built with another dimension", "dimension"),
+    ("built with another model", "built with model 'other-model'"),
+])
+def test_a_live_server_keeps_its_index_and_refuses_a_broken_one(server, tmp_path, monkeypatch, damage, named):
+    engine = server.app.engine
+    good = store.current_build(server.settings.index_dir)
+    good_id = engine.index.index_id
+    broken = broken_build(server, tmp_path, damage)
+    store.publish(Path(server.settings.index_dir), broken)
+    try:
+        with pytest.raises(store.IndexError_, match=named) as err:
+            engine.reload()
+        assert "rag build" in str(err.value)
+        monkeypatch.setattr(engine, "_checked", 0.0, raising=False)  # look for a new build on the next question
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            answer = call_ask(http, FOUR)
+        assert answer["index_id"] == good_id and not answer["abstained"] and answer["citations"]
+        assert engine.index.index_id == good_id
+        assert "rag build" in engine.refused and named.split("'")[0] in engine.refused
+    finally:
+        store.publish(Path(server.settings.index_dir), good)
+        shutil.rmtree(broken, ignore_errors=True)
+
+
+def test_the_chat_rebuild_replaces_a_broken_published_index(tmp_path):
+    with live_app(tmp_path, FakeEmbedder()) as srv:
+        good_id = srv.app.engine.index.index_id
+        store.publish(Path(srv.settings.index_dir), broken_build(srv, tmp_path, "truncated FAISS file"))
+        with httpx.Client(base_url=srv.url, timeout=60) as http:
+            assert call_ask(http, FOUR)["index_id"] == good_id
+            report, status, _ = srv.app.rebuild(None)
+            assert "Index rebuilt and in use" in report, report
+            fresh = store.load_index(srv.settings.index_dir)  # the published index loads again
+            answer = call_ask(http, FOUR)
+        assert fresh.index_id not in (good_id, "") and answer["index_id"] == fresh.index_id
+        assert not BuildView.of(fresh).problems(answer) and not answer["abstained"]
+
+
+@pytest.mark.parametrize("damage", ["truncated FAISS file", "built with another model"])
+def test_starting_the_chat_on_a_broken_index_exits_2_with_the_fix(tmp_path, capsys, damage):
+    sources = tmp_path / "sources"
+    shutil.copytree(SOURCES, sources)
+    index_dir = tmp_path / "index"
+    build([sources], Settings().replace(index_dir=str(index_dir)), FakeEmbedder())
+    current = store.current_build(index_dir)
+    if damage == "truncated FAISS file":  # made with the default model's name, so the FAISS check is reached
+        manifest = json.loads((current / "manifest.json").read_text())
+        manifest["model"] = Settings().model
+        (current / "manifest.json").write_text(json.dumps(manifest))
+        (current / "chunks.faiss").write_bytes((current / "chunks.faiss").read_bytes()[:100])
+    assert ui.main(["--index", str(index_dir), "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ui.py: error: ") and "rag build" in err and "Traceback" not in err
+    assert ("FAISS file" if damage == "truncated FAISS file" else "built with model 'fake'") in err
