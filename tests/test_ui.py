@@ -252,3 +252,8 @@ def test_status_and_report_escape_names():
     assert "<b>2</b> documents" in status and "&lt;evil&gt;" in status and "2026-11-22 02:23 UTC" in status
     assert "&lt;a&gt;.txt" in render.documents_html(manifest)
     assert "<x>" not in render.report_html(None, "/tmp", ["<x>.md"], [("<x>.exe", "<why>")], "<err>")
+
+
+def test_auth_flag_needs_user_and_password(capsys):
+    assert ui.main(["--auth", "nopassword"]) == 2
+    assert "USER:PASSWORD" in capsys.readouterr().err
