@@ -34,7 +34,6 @@ def main() -> None:
     ap.add_argument("--chunks", default="200/40")
     ap.add_argument("--modes", default="hybrid")
     ap.add_argument("--k", default="5")
-    ap.add_argument("--passage-weight", default="0.0")
     ap.add_argument("--overlap-weight", default="0.5")
     ap.add_argument("--max-sentences", default="4")
     ap.add_argument("--cutoff", default="0.12")
@@ -46,7 +45,7 @@ def main() -> None:
     questions = load_questions([ROOT / q for q in args.questions.split(",")])
     corpus = ROOT.parent / "shared" / "corpus"
     embedder = SentenceTransformerEmbedder()
-    print(f"{'chunks':>7} {'mode':>6} {'k':>2} {'pw':>4} {'ow':>4} {'ms':>2} {'cut':>4} {'abst':>4} {'mp':>2} "
+    print(f"{'chunks':>7} {'mode':>6} {'k':>2} {'ow':>4} {'ms':>2} {'cut':>4} {'abst':>4} {'mp':>2} "
           f"{'cue':>4} "
           + " ".join(f"{c[:12]:>12}" for c in COLUMNS), flush=True)
     for chunking in args.chunks.split(","):
@@ -59,19 +58,18 @@ def main() -> None:
         index = engine.index
         vectors: dict = {}
         grid = itertools.product(args.modes.split(","), map(int, args.k.split(",")),
-                                 map(float, args.passage_weight.split(",")),
                                  map(float, args.overlap_weight.split(",")),
                                  map(int, args.max_sentences.split(",")), map(float, args.cutoff.split(",")),
                                  map(float, args.abstain.split(",")), map(int, args.max_passages.split(",")),
                                  map(float, args.cue.split(",")))
-        for mode, k, pw, ow, ms, cut, ab, mp, cue in grid:
-            s = base.replace(mode=mode, k=k, passage_weight=pw, overlap_weight=ow, max_sentences=ms,
+        for mode, k, ow, ms, cut, ab, mp, cue in grid:
+            s = base.replace(mode=mode, k=k, overlap_weight=ow, max_sentences=ms,
                              relative_cutoff=cut, abstain_below=ab, max_passages=mp,
                              cue_weight=cue)
             e = Engine(s, embedder)
             e._index = index
             m = evaluate(e, questions, mode, vectors=vectors)["metrics"]
-            print(f"{chunking:>7} {mode:>6} {k:>2} {pw:>4} {ow:>4} {ms:>2} {cut:>4} {ab:>4} {mp:>2} {cue:>4} "
+            print(f"{chunking:>7} {mode:>6} {k:>2} {ow:>4} {ms:>2} {cut:>4} {ab:>4} {mp:>2} {cue:>4} "
                   + " ".join(f"{(m[c] if m[c] is not None else float('nan')):>12.3f}" for c in COLUMNS), flush=True)
 
 

@@ -1,10 +1,11 @@
 """Hits → an extractive ``Answer``: sentences copied from the passages, each with its citation.
 
 Sentences of the top passages are scored against the question (cosine of the precomputed sentence
-vectors, plus word overlap), picked by maximal marginal relevance under a sentence and word budget,
-and numbered by the passage they came from. A list is kept whole: picking its lead-in or one item
-brings the lead-in and every item. When the best passage is not similar enough to the question the
-answer abstains and the hits are offered as the closest passages.
+vectors, idf-weighted word overlap, what-is/why cues), picked by maximal marginal relevance from at
+most ``max_passages`` passages under a sentence and word budget, and numbered by the passage they
+came from. A list is kept whole: picking its lead-in or one item brings the lead-in and every item.
+When no sentence scores high enough, or a check of ``abstain.py`` fails, the answer abstains and the
+hits are offered as the closest passages.
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ MAX_LIST_ITEMS = 12
 
 def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], settings: Settings) -> Answer:
     rows, home = _candidates(index, hits)
-    passage = {h.row: h.dense or 0.0 for h in hits}
-    scores = _score(index, question, q, rows, np.array([passage[home[r]] for r in rows]), settings)
+    scores = _score(index, question, q, rows, settings)
     confidence = float(scores.max()) if len(rows) else 0.0
     if confidence < settings.abstain_below:
         return Answer(question, "", True, (), (), tuple(hits), confidence, ABSTAIN_MESSAGE,
@@ -107,26 +107,24 @@ def _idf(index: Index) -> dict[str, float]:
     return cached
 
 
-def _score(index: Index, question: str, q: np.ndarray, rows: list[int], passage: np.ndarray,
-           s: Settings) -> np.ndarray:
-    """Sentence relevance: its cosine and word overlap with the question, blended with its passage's."""
-    vectors = index.sentence_vectors[rows]
-    cosine = vectors @ q
+def _score(index: Index, question: str, q: np.ndarray, rows: list[int], s: Settings) -> np.ndarray:
+    """Sentence relevance: cosine to the question, plus its idf-weighted share of the question's words,
+    plus a cue bonus for what-is and why questions; fragments of under four words are held back."""
+    texts = [index.sentence_text(r) for r in rows]
+    cosine = np.asarray(index.sentence_vectors[rows]) @ q
     idf = _idf(index)
     q_terms = {t: idf.get(t, 0.0) for t in tokenize([question])[0]}
     total = sum(q_terms.values())
     overlap = np.zeros(len(rows), dtype=np.float32)
     if total > 0:
-        texts = [index.sentence_text(r) for r in rows]
         for i, terms in enumerate(tokenize(texts)):
             overlap[i] = sum(q_terms.get(t, 0.0) for t in set(terms)) / total
-    short = np.array([len(index.sentence_text(r).split()) < 4 for r in rows])
     cue = np.zeros(len(rows), dtype=np.float32)
     for asks, marks in _CUES:
         if asks.search(question):
-            cue = np.array([bool(marks.search(index.sentence_text(r))) for r in rows], dtype=np.float32)
-    own = cosine + s.overlap_weight * overlap + s.cue_weight * cue
-    return (1 - s.passage_weight) * own + s.passage_weight * passage - 0.2 * short
+            cue = np.array([bool(marks.search(t)) for t in texts], dtype=np.float32)
+    short = np.array([len(t.split()) < 4 for t in texts])
+    return cosine + s.overlap_weight * overlap + s.cue_weight * cue - 0.2 * short
 
 
 def _mmr(index: Index, rows: list[int], scores: np.ndarray, home: dict[int, int], s: Settings) -> list[int]:

@@ -42,7 +42,6 @@ class Settings:
     mmr_lambda: float = 0.7
     overlap_weight: float = 0.5  # share of question words in a sentence, added to its cosine
     cue_weight: float = 0.1  # bonus for "means"/"because"-style sentences to what-is/why questions
-    passage_weight: float = 0.0  # blend of the passage's cosine into each sentence's score
     answer_checks: bool = True  # abstain on unknown names and missing money/date/count answers
     relative_cutoff: float = 0.12  # drop sentences scoring this far below the best
     max_passages: int = 2  # an answer quotes at most this many passages
