@@ -130,38 +130,34 @@ def _score(index: Index, question: str, q: np.ndarray, rows: list[int], s: Setti
 def _mmr(index: Index, rows: list[int], scores: np.ndarray, home: dict[int, int], s: Settings) -> list[int]:
     """Pick sentences by maximal marginal relevance, from at most ``max_passages`` passages, under the
     sentence and word budget; returned grouped by passage, in reading order."""
-    vectors = index.sentence_vectors[rows]
+    vectors = np.asarray(index.sentence_vectors[rows])
+    similar = vectors @ vectors.T  # one matrix instead of a memory-mapped row per pair
     best = float(scores.max())
-    chosen: list[int] = []
+    chosen: list[int] = []  # positions in ``rows``
     passages: list[int] = []
     words = 0
     left = list(range(len(rows)))
-
-    def take(r: int) -> None:
-        nonlocal words
-        n = len(index.sentence_text(r).split())
-        if chosen and words + n > s.max_words:
-            return
-        chosen.append(r)
-        words += n
-        if home[r] not in passages:
-            passages.append(home[r])
-
     while left and len(chosen) < s.max_sentences:
-        def gain(i: int) -> float:
-            redundancy = max((float(vectors[i] @ index.sentence_vectors[r]) for r in chosen), default=0.0)
-            return s.mmr_lambda * float(scores[i]) - (1 - s.mmr_lambda) * redundancy
-        i = max(left, key=gain)
+        redundancy = similar[:, chosen].max(axis=1) if chosen else np.zeros(len(rows))
+        gain = s.mmr_lambda * scores - (1 - s.mmr_lambda) * redundancy
+        i = max(left, key=lambda j: gain[j])
         left.remove(i)
         r = rows[i]
         if scores[i] < best - s.relative_cutoff:
             break
         if home[r] not in passages and len(passages) >= s.max_passages:
             continue
-        if chosen and max(float(vectors[i] @ index.sentence_vectors[c]) for c in chosen) > 0.95:
+        if chosen and redundancy[i] > 0.95:
             continue  # a near copy of a sentence already taken
-        take(r)
-    return [r for p in passages for r in sorted(x for x in chosen if home[x] == p)]
+        n = len(index.sentence_text(r).split())
+        if chosen and words + n > s.max_words:
+            continue
+        chosen.append(i)
+        words += n
+        if home[r] not in passages:
+            passages.append(home[r])
+    picked = [rows[i] for i in chosen]
+    return [r for p in passages for r in sorted(x for x in picked if home[x] == p)]
 
 
 def _is_item(text: str) -> bool:

@@ -26,6 +26,9 @@ class Engine:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
+        import faiss
+
+        faiss.omp_set_num_threads(1)  # one search is faster on one thread (BENCHMARKS.md, "Threads")
         self._index: store.Index | None = None
         self._lock = threading.Lock()
         self._checked = 0.0
