@@ -154,26 +154,25 @@ def wait_for_quiet(max_load: float = 0.7, timeout_s: float = 0.0) -> float:
     return load
 
 
-def rss_mib() -> float:
-    """Resident memory of this process now, MiB."""
+def _status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, MiB."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return float("nan")
+
+
+def rss_mib() -> float:
+    """Resident memory of this process now, MiB."""
+    return _status_mib("VmRSS")
 
 
 def peak_rss_mib() -> float:
     """Peak resident memory of this process, MiB (VmHWM: unlike ru_maxrss, not inherited across exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    return _status_mib("VmHWM")
 
 
 def dir_mib(path: str | Path) -> float:
