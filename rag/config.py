@@ -50,7 +50,9 @@ class Settings:
     abstain_below: float = 0.55
     max_question_chars: int = 2000
     # running
+    embedding_backend: str = "onnx"  # onnx | torch | onnx-int8 (faster, changes the vectors: opt-in)
     batch_size: int = 32
+    cache_dir: str = str(ROOT / ".cache")  # the ONNX export of the model, made once
     index_dir: str = str(ROOT / "index")
     sources_dir: str = str(ROOT / "sources")
 

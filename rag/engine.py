@@ -15,7 +15,7 @@ from pathlib import Path
 from . import store
 from .answer import compose
 from .config import Settings
-from .embedding import Embedder, SentenceTransformerEmbedder
+from .embedding import Embedder, make_embedder
 from .retrieval import retrieve
 from .types import Answer
 
@@ -25,7 +25,7 @@ EMPTY_MESSAGE = "Please type a question."
 class Engine:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
+        self.embedder = embedder or make_embedder(settings)
         import faiss
 
         faiss.omp_set_num_threads(1)  # one search is faster on one thread (BENCHMARKS.md, "Threads")
