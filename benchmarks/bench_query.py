@@ -1,16 +1,22 @@
-"""Warm query latency of ``Engine.ask`` (retrieve + compose) against the bare floor, and thread settings.
+"""Warm query latency of ``Engine.ask`` (retrieve + compose) against the bare floor, threads, and start-up.
 
-    .venv/bin/python benchmarks/bench_query.py                 # ~1-2 min (first run also builds 2 indexes)
+    .venv/bin/python benchmarks/bench_query.py                 # ~4-5 min (the first run also builds 2 indexes)
     .venv/bin/python benchmarks/bench_query.py --repeats 9 --batch-texts 1024
+    .venv/bin/python benchmarks/bench_query.py --backend torch --no-startup   # the torch backend instead
 
-Over the dev questions (eval/dev_sources.jsonl + eval/dev_corpus.jsonl) on two indexes built with
-``rag.indexing.build`` into /tmp/rag-bench: sources/, and sources/ + ../shared/corpus. For every question,
-in the same loop: ``Engine.ask`` (warm: model and index loaded), then the floor = ``model.encode`` of the
-question string + one FAISS search of the same index for the same number of candidates. Each repeat gives
-a p50 and p95 over the questions; the script prints the median of the repeats with min and max.
+The embedder is the one the engine ships with: ``rag.embedding.make_embedder(Settings())`` (ONNX Runtime
+by default; ``--backend`` picks another). Over the dev questions (eval/dev_sources.jsonl +
+eval/dev_corpus.jsonl) on two indexes built with that embedder by ``rag.indexing.build`` into
+/tmp/rag-bench: sources/, and sources/ + ../shared/corpus. For every question, in the same loop:
+``Engine.ask`` (warm: model and index loaded), then the floor = the same embedder's ``encode([question])``
++ one FAISS search of the same index for the same number of candidates. Each repeat gives a p50 and p95
+over the questions; the script prints the median of the repeats with min and max.
 
 Also: the ``Answer.timings_ms`` breakdown, a cProfile of retrieve + compose (where time goes beyond the
-floor), and torch threads 1 vs 2 (one question; a batch as in a build) and FAISS OpenMP threads 1 vs 2.
+floor); threads: ONNX Runtime intra-op threads 1 vs 2 vs its default (what ships) and torch threads 1 vs 2
+(one question; a batch as in a build; ``Engine.ask`` with FAISS OpenMP threads 1 and 2), FAISS threads
+alone; and cold start-up of `rag ask` and `python ui.py` with the shipped backend and with
+RAG_EMBEDDING_BACKEND=torch.
 """
 
 from __future__ import annotations
@@ -32,8 +38,7 @@ def ask_vs_floor(engine, questions: list[str], repeats: int) -> dict:
     """Per repeat: p50/p95 of Engine.ask and of the floor, interleaved question by question."""
     import numpy as np
 
-    model = engine.embedder.warm_up()
-    index = engine.index
+    embedder, index = engine.embedder, engine.index
     n = min(engine.settings.candidates, index.faiss_index.ntotal)
     for q in questions[:3]:  # untimed warm-up: lazy imports, stemmer, caches
         engine.ask(q)
@@ -48,7 +53,7 @@ def ask_vs_floor(engine, questions: list[str], repeats: int) -> dict:
             for k in parts:
                 parts[k].append(answer.timings_ms[k] / 1e3)
             t0 = time.perf_counter()
-            v = model.encode(q, normalize_embeddings=True, convert_to_numpy=True)
+            v = embedder.encode([q])
             t1 = time.perf_counter()
             index.faiss_index.search(np.asarray(v, dtype=np.float32).reshape(1, -1), n)
             t2 = time.perf_counter()
@@ -119,42 +124,69 @@ def stage_split(engine, questions: list[str], repeats: int) -> dict:
     return out
 
 
-def thread_settings(engine, questions: list[str], texts: list[str], repeats: int, threads: list[int]) -> dict:
-    """torch threads for one question and for a batch; FAISS omp threads for search; both for Engine.ask."""
+def encoder_threads(variants: dict, questions: list[str], texts: list[str], repeats: int) -> dict:
+    """For each variant (label → (embedder, setup)): one-question ``encode([q])`` p50 per repeat, and
+    texts/s encoding ``texts`` in one call as a build does. Variants interleaved within every repeat."""
+    res: dict = {"question_encode_p50": {k: [] for k in variants}, "batch_texts_per_s": {k: [] for k in variants}}
+    for embedder, setup in variants.values():
+        setup()
+        embedder.encode(questions[:3])
+    for r in range(repeats):
+        for label in C.rotated(list(variants), r):
+            embedder, setup = variants[label]
+            setup()
+            times = []
+            for q in questions:
+                t0 = time.perf_counter()
+                embedder.encode([q])
+                times.append(time.perf_counter() - t0)
+            res["question_encode_p50"][label].append(C.percentile(times, 50))
+    for r in range(max(1, repeats // 2)):
+        for label in C.rotated(list(variants), r):
+            embedder, setup = variants[label]
+            setup()
+            t0 = time.perf_counter()
+            embedder.encode(texts)
+            res["batch_texts_per_s"][label].append(len(texts) / (time.perf_counter() - t0))
+    return res
+
+
+def ask_threads(engines: dict, questions: list[str], repeats: int, faiss_counts: list[int]) -> dict:
+    """``Engine.ask`` p50 per repeat for each engine (label → (engine, setup)) × FAISS OpenMP threads."""
+    import faiss
+
+    out: dict[str, list[float]] = {}
+    try:
+        for r in range(repeats):
+            for label in C.rotated(list(engines), r):
+                engine, setup = engines[label]
+                for ft in faiss_counts:
+                    setup()
+                    faiss.omp_set_num_threads(ft)
+                    times = []
+                    for q in questions:
+                        t0 = time.perf_counter()
+                        engine.ask(q)
+                        times.append(time.perf_counter() - t0)
+                    out.setdefault(f"{label}, faiss {ft}", []).append(C.percentile(times, 50))
+    finally:
+        faiss.omp_set_num_threads(1)  # what Engine sets
+    return out
+
+
+def faiss_threads(index, qv, repeats: int, threads: list[int]) -> dict:  # noqa: ANN001
+    """FAISS OpenMP threads for one search (this index, and 100k random vectors) and 64 searches at once."""
     import faiss
     import numpy as np
-    import torch
 
-    model = engine.embedder.warm_up()
-    index = engine.index
-    torch0, faiss0 = torch.get_num_threads(), faiss.omp_get_max_threads()
-    res: dict = {"question_encode_p50": {}, "batch_texts_per_s": {}, "faiss_search_p50": {},
-                 "faiss_batch64_p50": {}, "ask_p50": {}}
     rng = np.random.default_rng(0)
     big = rng.standard_normal((100_000, index.faiss_index.d)).astype(np.float32)
     big /= np.linalg.norm(big, axis=1, keepdims=True)
     big_index = faiss.IndexFlatIP(index.faiss_index.d)
     big_index.add(big)
-    qv = np.asarray(engine.embedder.encode(questions), dtype=np.float32)
+    res: dict = {"faiss_search_p50": {}, "faiss_search_100k_p50": {}, "faiss_batch64_p50": {}}
+    faiss0 = faiss.omp_get_max_threads()
     try:
-        for t in threads:
-            torch.set_num_threads(t)
-            per = []
-            for _ in range(repeats):
-                times = []
-                for q in questions:
-                    t0 = time.perf_counter()
-                    model.encode(q, normalize_embeddings=True, convert_to_numpy=True)
-                    times.append(time.perf_counter() - t0)
-                per.append(C.percentile(times, 50))
-            res["question_encode_p50"][t] = per
-            batch = []
-            for _ in range(max(1, repeats // 2)):
-                t0 = time.perf_counter()
-                engine.embedder.encode(texts)
-                batch.append(len(texts) / (time.perf_counter() - t0))
-            res["batch_texts_per_s"][t] = batch
-        torch.set_num_threads(torch0)
         for t in threads:
             faiss.omp_set_num_threads(t)
             for name, idx in (("faiss_search_p50", index.faiss_index), ("faiss_search_100k_p50", big_index)):
@@ -166,30 +198,65 @@ def thread_settings(engine, questions: list[str], texts: list[str], repeats: int
                         idx.search(v.reshape(1, -1), 50)
                         times.append(time.perf_counter() - t0)
                     per.append(C.percentile(times, 50))
-                res.setdefault(name, {})[t] = per
+                res[name][t] = per
             per = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 big_index.search(qv[:64], 50)
                 per.append(time.perf_counter() - t0)
             res["faiss_batch64_p50"][t] = per
-        for tt in threads:
-            for ft in threads:
-                torch.set_num_threads(tt)
-                faiss.omp_set_num_threads(ft)
-                per = []
-                for _ in range(repeats):
-                    times = []
-                    for q in questions:
-                        t0 = time.perf_counter()
-                        engine.ask(q)
-                        times.append(time.perf_counter() - t0)
-                    per.append(C.percentile(times, 50))
-                res["ask_p50"][f"torch {tt}, faiss {ft}"] = per
+    finally:
+        faiss.omp_set_num_threads(faiss0)
+    return res
+
+
+def thread_settings(full, questions: list[str], texts: list[str], repeats: int, threads: list[int]) -> dict:  # noqa: ANN001
+    """ONNX Runtime intra-op threads (each count its own session of the same export; ``default`` = the
+    engine's own session, ONNX Runtime's choice: what ships), then torch threads, then FAISS threads.
+    ONNX first, before torch is imported (torch's idle OpenMP threads would share the cores)."""
+    import os
+
+    import numpy as np
+
+    from rag.engine import Engine
+
+    def variant_engine(embedder):  # noqa: ANN001, ANN202 - same settings and loaded index, another embedder
+        engine = Engine(full.settings, embedder)
+        engine._index = full.index
+        return engine
+
+    def noop() -> None:
+        pass
+
+    kind = C.backend_of(full.embedder) if C.backend_of(full.embedder).startswith("onnx") else "onnx"
+    onnx: dict = {f"{kind} {t}": (C.embedder_for(kind, ort_threads=t), noop) for t in threads}
+    onnx[f"{kind} default"] = ((full.embedder, noop) if C.backend_of(full.embedder) == kind
+                               else (C.embedder_for(kind), noop))
+    for embedder, _ in onnx.values():
+        C.warm(embedder, kind)
+    res: dict = {"torch_imported_before": "torch" in sys.modules}
+    res["onnx"] = encoder_threads(onnx, questions, texts, repeats)
+    res["onnx"]["ask_p50"] = ask_threads({k: (variant_engine(e), s) for k, (e, s) in onnx.items()}, questions,
+                                         repeats, threads)
+
+    import torch
+
+    from rag.embedding import SentenceTransformerEmbedder
+
+    torch0 = torch.get_num_threads()
+    torch_e = (full.embedder if C.backend_of(full.embedder) == "torch" else SentenceTransformerEmbedder())
+    torch_e.warm_up()
+    tv: dict = {f"torch {t}": (torch_e, lambda t=t: torch.set_num_threads(t)) for t in threads}
+    try:
+        res["torch"] = encoder_threads(tv, questions, texts, repeats)
+        engine = variant_engine(torch_e)
+        res["torch"]["ask_p50"] = ask_threads({k: (engine, s) for k, (_, s) in tv.items()}, questions, repeats,
+                                              threads)
     finally:
         torch.set_num_threads(torch0)
-        faiss.omp_set_num_threads(faiss0)
-    res["defaults"] = {"torch": torch0, "faiss": faiss0}
+    qv = np.asarray(full.embedder.encode(questions), dtype=np.float32)
+    res |= faiss_threads(full.index, qv, repeats, threads)
+    res["defaults"] = {"torch": torch0, "faiss (Engine)": 1, "cores": os.cpu_count()}
     return res
 
 
@@ -203,7 +270,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cold_ask(index_dir: str, question: str, importtime: bool = False) -> tuple[float, str]:
+def cold_ask(index_dir: str, question: str, importtime: bool = False, env: dict | None = None) -> tuple[float, str]:
     """Seconds from starting `rag ask` (a new process, existing index) to its exit with an answer."""
     import subprocess
 
@@ -211,14 +278,15 @@ def cold_ask(index_dir: str, question: str, importtime: bool = False) -> tuple[f
         "-c", "import sys; from rag.cli import main; sys.exit(main(sys.argv[1:]))",
         "ask", "--index", index_dir, question]
     t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=C.ROOT, check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=C.ROOT, check=False, env=env)
     secs = time.perf_counter() - t
     if out.returncode != 0 or not out.stdout.strip():
         raise RuntimeError(f"rag ask failed ({out.returncode}): {out.stderr[-2000:]}")
     return secs, out.stderr
 
 
-def cold_ui(index_dir: str, importtime: bool = False, limit_s: float = 180.0) -> tuple[float, str]:
+def cold_ui(index_dir: str, importtime: bool = False, limit_s: float = 180.0,
+            env: dict | None = None) -> tuple[float, str]:
     """Seconds from starting `python ui.py --port FREE` (existing index) to an HTTP 200 on /."""
     import subprocess
     import tempfile
@@ -229,7 +297,8 @@ def cold_ui(index_dir: str, importtime: bool = False, limit_s: float = 180.0) ->
         str(C.ROOT / "ui.py"), "--port", str(port), "--index", index_dir]
     with tempfile.TemporaryFile("w+") as err:
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=C.ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, cwd=C.ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True,
+                                env=env)
         try:
             while True:
                 if proc.poll() is not None:
@@ -268,12 +337,35 @@ def import_summary(stderr: str, top: int = 8) -> tuple[float, list[tuple[str, fl
     return sum(per.values()), sorted(per.items(), key=lambda kv: -kv[1])[:top]
 
 
-def startup(index_dir: str, question: str, repeats: int) -> dict:
-    ask = [cold_ask(index_dir, question)[0] for _ in range(repeats)]
-    ui = [cold_ui(index_dir)[0] for _ in range(repeats)]
-    ask_imports = import_summary(cold_ask(index_dir, question, importtime=True)[1])
-    ui_imports = import_summary(cold_ui(index_dir, importtime=True)[1])
-    return {"rag_ask_s": ask, "ui_http200_s": ui, "rag_ask_imports": ask_imports, "ui_imports": ui_imports}
+def imported(stderr: str, package: str) -> bool:
+    """Whether ``-X importtime`` output shows ``package`` being imported."""
+    return any(line.startswith("import time:") and line.rsplit("|", 1)[-1].strip().split(".")[0] == package
+               for line in stderr.splitlines())
+
+
+def startup(index_dir: str, question: str, repeats: int, backends: list[str]) -> dict:
+    """Cold `rag ask` and `ui.py` → HTTP 200 with each backend (RAG_EMBEDDING_BACKEND; "" = unset, the
+    shipped default); backends interleaved in every repeat. Then one ``-X importtime`` run of each."""
+    import os
+
+    envs = {}
+    for b in backends:
+        env = {k: v for k, v in os.environ.items() if k != "RAG_EMBEDDING_BACKEND"}
+        if b:
+            env["RAG_EMBEDDING_BACKEND"] = b
+        envs[b or "default"] = env
+    res: dict = {k: {"rag_ask_s": [], "ui_http200_s": []} for k in envs}
+    for r in range(repeats):
+        for k in C.rotated(list(envs), r):
+            res[k]["rag_ask_s"].append(cold_ask(index_dir, question, env=envs[k])[0])
+        for k in C.rotated(list(envs), r):
+            res[k]["ui_http200_s"].append(cold_ui(index_dir, env=envs[k])[0])
+    for k, env in envs.items():
+        ask_err = cold_ask(index_dir, question, importtime=True, env=env)[1]
+        ui_err = cold_ui(index_dir, importtime=True, env=env)[1]
+        res[k] |= {"rag_ask_imports": import_summary(ask_err), "ui_imports": import_summary(ui_err),
+                   "rag_ask_imports_torch": imported(ask_err, "torch"), "ui_imports_torch": imported(ui_err, "torch")}
+    return res
 
 
 def best(d: dict, higher: bool = False) -> str:
@@ -286,29 +378,35 @@ def best(d: dict, higher: bool = False) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="passes over the dev questions (default: 5)")
+    ap.add_argument("--backend", choices=C.BACKENDS, default=C.shipped_backend(),
+                    help="embedding backend of the engine and the floor (default: %(default)s, what ships)")
     ap.add_argument("--threads", default="1,2", help="thread counts to compare (default: 1,2)")
     ap.add_argument("--batch-texts", type=int, default=256,
                     help="index texts encoded per batch-throughput run (default: 256)")
     ap.add_argument("--no-threads", action="store_true", help="skip the thread-settings section")
     ap.add_argument("--no-startup", action="store_true", help="skip the cold start-up section")
-    ap.add_argument("--startup-repeats", type=int, default=3, help="cold starts of each face (default: 3)")
+    ap.add_argument("--startup-repeats", type=int, default=3,
+                    help="cold starts of each face with each backend (default: 3)")
+    ap.add_argument("--questions", type=int, default=0,
+                    help="use only the first N dev questions (default: all; a small N for a quick check)")
     ap.add_argument("--profile-top", type=int, default=12, help="functions shown by cProfile (default: 12)")
     args = ap.parse_args()
 
-    info = C.print_machine("bench_query: warm Engine.ask vs the floor (model.encode of one string + one FAISS search)")
-    from rag.embedding import SentenceTransformerEmbedder
+    info = C.print_machine(f"bench_query: warm Engine.ask vs the floor (the same embedder's encode of one question "
+                           f"+ one FAISS search); backend {args.backend}")
     from rag.engine import Engine
 
-    embedder = SentenceTransformerEmbedder()
-    t = time.perf_counter()
-    embedder.warm_up()
-    print(f"model loaded in {time.perf_counter() - t:.1f}s")
-    questions = [q.question for q in C.dev_questions()]
-    results: dict = {"machine": info, "questions": len(questions), "repeats": args.repeats, "indexes": {}}
+    embedder = C.embedder_for(args.backend)
+    secs = C.warm(embedder, args.backend)
+    print(f"embedder: {C.backend_of(embedder)} ({type(embedder).__name__}, as make_embedder(Settings()) "
+          f"gives it) loaded in {secs:.1f}s; torch imported: {'yes' if 'torch' in sys.modules else 'no'}")
+    questions = [q.question for q in C.dev_questions()][:args.questions or None]
+    results: dict = {"machine": info, "backend": args.backend, "questions": len(questions), "repeats": args.repeats,
+                     "model_load_s": secs, "indexes": {}}
     rows = []
     engines = {}
     for name, roots in (("sources", [C.SOURCES]), ("sources+corpus", [C.SOURCES, C.CORPUS])):
-        s, secs = C.ensure_index("q-" + name.replace("+", "-"), roots, embedder)
+        s, secs = C.ensure_index(f"q-{args.backend}-" + name.replace("+", "-"), roots, embedder)
         engine = Engine(s, embedder)
         m = engine.index.manifest
         print(f"index {name}: {m['n_documents']} documents, {m['n_chunks']} chunks, {m['n_sentences']} sentences "
@@ -320,8 +418,10 @@ def main() -> None:
                      "≤ 1.5"])
         engines[name] = engine
     results["rss_mib_serving"] = C.rss_mib()
+    results["torch_imported_serving"] = "torch" in sys.modules
     print(f"\n{len(questions)} questions × {args.repeats} repeats; ms, median of repeats (min–max); process RSS "
-          f"with the model and both indexes loaded: {results['rss_mib_serving']:.0f} MiB")
+          f"with the model and both indexes loaded: {results['rss_mib_serving']:.0f} MiB (torch imported: "
+          f"{'yes' if results['torch_imported_serving'] else 'no'})")
     print(C.table(rows, ["index", "chunks", "ask p50", "ask p95", "floor p50", "floor p95",
                          "ratio p50 ours/floor", "target"]))
 
@@ -341,6 +441,27 @@ def main() -> None:
           "(sorted by own time):")
     print(profile_path(full, questions, args.profile_top))
 
+    if not args.no_startup:  # before the thread study, which imports torch into this process (not into these)
+        C.warm(C.embedder_for())  # the shipped backend's export is in the cache before the first cold start
+        backends = ["", "torch"] if C.shipped_backend() != "torch" else [""]
+        st = startup(str(full.settings.index_dir), questions[0], args.startup_repeats, backends)
+        results["startup"] = st
+        print(f"\nStart-up with an existing index (sources+corpus), {args.startup_repeats} cold starts of each, "
+              "interleaved, s, median (min–max):")
+        rows = []
+        for k, v in st.items():
+            label = f"{C.shipped_backend()} (default)" if k == "default" else f"RAG_EMBEDDING_BACKEND={k}"
+            rows.append([label, C.mmm(v["rag_ask_s"], 1, 2), C.mmm(v["ui_http200_s"], 1, 2)])
+        print(C.table(rows, ["backend", "`rag ask QUESTION` → answer printed, exit",
+                             "`python ui.py --port FREE` → HTTP 200 on /"]))
+        for k, v in st.items():
+            for face, key in (("rag ask", "rag_ask"), ("ui.py", "ui")):
+                total, top = v[f"{key}_imports"]
+                torch_seen = "imported" if v[f"{key}_imports_torch"] else "not imported"
+                print(f"{face} ({k}): imports take {total:.2f}s, torch {torch_seen} "
+                      "(python -X importtime, one run; own time of each package's modules): "
+                      + ", ".join(f"{p} {t:.2f}" for p, t in top))
+
     if not args.no_threads:
         threads = [int(x) for x in args.threads.split(",")]
         idx = full.index
@@ -349,15 +470,18 @@ def main() -> None:
         texts = pool[::step][:args.batch_texts]
         th = thread_settings(full, questions, texts, args.repeats, threads)
         results["threads"] = th
-        print(f"\nThread settings (defaults here: torch {th['defaults']['torch']}, FAISS omp "
-              f"{th['defaults']['faiss']}); median of repeats (min–max):")
+        print(f"\nThread settings ({th['defaults']['cores']} cores; torch's default {th['defaults']['torch']} threads; "
+              "the engine sets FAISS to 1; ONNX Runtime 'default' = the engine's own session, what ships); "
+              "variants interleaved in each repeat, median of repeats (min–max):")
         rows = []
-        for t in threads:
-            rows.append([f"torch {t}", "one question: model.encode p50",
-                         C.mmm(th["question_encode_p50"][t], 1e3, 2, " ms")])
-        for t in threads:
-            rows.append([f"torch {t}", f"batch of {len(texts)} index texts",
-                         C.mmm(th["batch_texts_per_s"][t], 1, 0, " texts/s")])
+        for kind in ("onnx", "torch"):
+            r = th[kind]
+            for k, v in r["question_encode_p50"].items():
+                rows.append([k, "one question: encode([q]) p50", C.mmm(v, 1e3, 2, " ms")])
+            for k, v in r["batch_texts_per_s"].items():
+                rows.append([k, f"batch of {len(texts)} index texts", C.mmm(v, 1, 0, " texts/s")])
+            for k, v in r["ask_p50"].items():
+                rows.append([k, "Engine.ask p50 (sources+corpus)", C.mmm(v, 1e3, 2, " ms")])
         for t in threads:
             rows.append([f"faiss {t}", f"one search, {idx.faiss_index.ntotal} vectors, k=50",
                          C.mmm(th["faiss_search_p50"][t], 1e3, 3, " ms")])
@@ -367,26 +491,15 @@ def main() -> None:
         for t in threads:
             rows.append([f"faiss {t}", "64 searches at once, 100k vectors",
                          C.mmm(th["faiss_batch64_p50"][t], 1e3, 1, " ms")])
-        for k, v in th["ask_p50"].items():
-            rows.append([k, "Engine.ask p50 (sources+corpus)", C.mmm(v, 1e3, 2, " ms")])
         print(C.table(rows, ["setting", "what", "median (min–max)"]))
-        print("best: one question → torch " + best(th["question_encode_p50"])
-              + "; batch (build) → torch " + best(th["batch_texts_per_s"], higher=True)
+        print("best: " + "; ".join(
+            f"{kind}: one question → {best(th[kind]['question_encode_p50'])}, batch (build) → "
+            f"{best(th[kind]['batch_texts_per_s'], higher=True)}, Engine.ask → {best(th[kind]['ask_p50'])}"
+            for kind in ("onnx", "torch"))
               + "; one search → faiss " + best(th["faiss_search_p50"])
               + " (100k: faiss " + best(th["faiss_search_100k_p50"]) + "); batched search → faiss "
-              + best(th["faiss_batch64_p50"]) + "; Engine.ask → " + best(th["ask_p50"]))
-    if not args.no_startup:
-        st = startup(str(full.settings.index_dir), questions[0], args.startup_repeats)
-        results["startup"] = st
-        print(f"\nStart-up with an existing index (sources+corpus), {args.startup_repeats} cold starts each, "
-              "s, median (min–max):")
-        print(C.table([["`rag ask QUESTION` → answer printed, process exits", C.mmm(st["rag_ask_s"], 1, 2)],
-                       ["`python ui.py --port FREE` → HTTP 200 on /", C.mmm(st["ui_http200_s"], 1, 2)]],
-                      ["cold start", "seconds"]))
-        for name, (total, top) in (("rag ask", st["rag_ask_imports"]), ("ui.py", st["ui_imports"])):
-            print(f"{name}: imports take {total:.2f}s (python -X importtime, one run; own time of each "
-                  "package's modules): " + ", ".join(f"{p} {t:.2f}" for p, t in top))
-    out = C.save_json("query", results)
+              + best(th["faiss_batch64_p50"]))
+    out = C.save_json(f"query-{args.backend}" if args.backend != C.shipped_backend() else "query", results)
     print(f"\nraw figures: {out}")
 
 

@@ -1,6 +1,7 @@
-"""Shared helpers for the benchmark scripts: timing, summaries, machine facts, cached indexes, dev set.
+"""Shared helpers for the benchmark scripts: timing, summaries, machine facts, the shipped embedders,
+cached indexes, dev set.
 
-    from common import stats, timed, machine_info, dev_questions, ensure_index
+    from common import stats, timed, machine_info, dev_questions, ensure_index, embedder_for
 
 Every script prints the median of several runs with the min and max, and the machine it ran on. Times are
 wall-clock (``time.perf_counter``); ratios are only ever taken between figures measured in the same run.
@@ -80,6 +81,17 @@ def mmm(values: Iterable[float], scale: float = 1.0, digits: int = 1, unit: str 
             + f.format(s["max"] * scale) + ")")
 
 
+def rotated(names: list[str], r: int) -> list[str]:
+    """``names`` started at position ``r``: run r of an interleaved comparison does not always measure the
+    same one first.
+
+    >>> rotated(["a", "b", "c"], 1)
+    ['b', 'c', 'a']
+    """
+    k = r % len(names) if names else 0
+    return names[k:] + names[:k]
+
+
 def table(rows: list[list[Any]], header: list[str]) -> str:
     """A plain, aligned text table (also valid Markdown)."""
     cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
@@ -112,7 +124,7 @@ def ram_gib() -> float:
 
 
 def versions(names: Iterable[str] = ("torch", "faiss-cpu", "sentence-transformers", "transformers", "numpy",
-                                     "bm25s", "onnxruntime", "langchain-community")) -> dict[str, str]:
+                                     "bm25s", "onnxruntime", "tokenizers", "langchain-community")) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -204,6 +216,48 @@ def settings_for(index_dir: str | Path, **changes: Any) -> Any:
     from rag.config import Settings
 
     return Settings().replace(index_dir=str(index_dir), **changes)
+
+
+BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.embedding.BACKENDS, torch first: the reference
+
+
+def shipped_backend() -> str:
+    """The backend ``Settings()`` ships with (``rag.config.Settings.embedding_backend``)."""
+    from rag.config import Settings
+
+    return Settings().embedding_backend
+
+
+def embedder_for(backend: str = "", ort_threads: int = 0) -> Any:
+    """The embedder the project builds for ``backend`` (default: the shipped one), through
+    ``rag.embedding.make_embedder``: torch = ``SentenceTransformerEmbedder``, onnx = ``OnnxEmbedder()``,
+    onnx-int8 = ``OnnxEmbedder(int8=True)``. ``ort_threads`` > 0 gives an ONNX Runtime session with that
+    many intra-op threads (``OnnxEmbedder(threads=...)``) instead of ONNX Runtime's default."""
+    from rag.config import Settings
+    from rag.embedding import OnnxEmbedder, make_embedder
+
+    settings = Settings().replace(embedding_backend=backend or None)
+    if not ort_threads or settings.embedding_backend == "torch":
+        return make_embedder(settings)
+    return OnnxEmbedder(settings.model, settings.batch_size, settings.cache_dir,
+                        int8=settings.embedding_backend == "onnx-int8", threads=ort_threads)
+
+
+def backend_of(embedder: Any) -> str:
+    """What actually runs the model: ``onnx``, ``onnx-int8``, ``torch``, or ``torch (ONNX unavailable)``."""
+    return str(getattr(embedder, "backend", "torch"))
+
+
+def warm(embedder: Any, backend: str = "") -> float:
+    """Load the model now (exporting it to ONNX first if the cache has no export) and return the seconds.
+    Refuses an ONNX embedder that fell back to torch: its figures would be torch's under another name."""
+    t = time.perf_counter()
+    embedder.warm_up()
+    secs = time.perf_counter() - t
+    if backend and backend_of(embedder) != backend:
+        raise SystemExit(f"benchmark: asked for the {backend} backend but the model runs on "
+                         f"{backend_of(embedder)}")
+    return secs
 
 
 def ensure_index(name: str, roots: list[Path], embedder: Any, fresh: bool = False) -> tuple[Any, float]:

@@ -4,8 +4,10 @@
 
 Every option takes a comma-separated list; the grid is their product (defaults: the shipped settings).
 
-Builds one index per chunking over sources/ + ../shared/corpus (cached under /tmp/rag-tune), then
-runs the dev questions through every combination and prints the metrics the targets name.
+Builds one index per chunking over sources/ + ../shared/corpus (cached under /tmp/rag-tune/BACKEND-SIZE-OVERLAP)
+with the embedder the project ships (``rag.embedding.make_embedder(Settings())``: ONNX Runtime by default;
+``--backend`` picks another), then runs the dev questions through every combination and prints the
+metrics the targets name.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Settings  # noqa: E402
-from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
+from rag.embedding import BACKENDS, make_embedder  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.evaluation import evaluate, load_questions  # noqa: E402
 from rag.indexing import build  # noqa: E402
@@ -41,16 +43,20 @@ def main() -> None:
     ap.add_argument("--max-passages", default="2")
     ap.add_argument("--cue", default="0.1")
     ap.add_argument("--questions", default="eval/dev_sources.jsonl,eval/dev_corpus.jsonl")
+    ap.add_argument("--backend", choices=BACKENDS, default=Settings().embedding_backend,
+                    help="embedding backend (default: %(default)s, what ships)")
     args = ap.parse_args()
     questions = load_questions([ROOT / q for q in args.questions.split(",")])
     corpus = ROOT.parent / "shared" / "corpus"
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(Settings(embedding_backend=args.backend))
+    print(f"# embedder: {args.backend} ({type(embedder).__name__})", file=sys.stderr, flush=True)
     print(f"{'chunks':>7} {'mode':>6} {'k':>2} {'ow':>4} {'ms':>2} {'cut':>4} {'abst':>4} {'mp':>2} "
           f"{'cue':>4} "
           + " ".join(f"{c[:12]:>12}" for c in COLUMNS), flush=True)
     for chunking in args.chunks.split(","):
         size, overlap = map(int, chunking.split("/"))
-        base = Settings(index_dir=f"/tmp/rag-tune/{size}-{overlap}", chunk_tokens=size, chunk_overlap=overlap)
+        base = Settings(index_dir=f"/tmp/rag-tune/{args.backend}-{size}-{overlap}", chunk_tokens=size,
+                        chunk_overlap=overlap, embedding_backend=args.backend)
         t = time.perf_counter()
         build([ROOT / "sources", corpus], base, embedder)
         print(f"# built {chunking} in {time.perf_counter() - t:.0f}s", file=sys.stderr, flush=True)

@@ -108,8 +108,9 @@ class OnnxEmbedder:
     says so once and runs the model on torch instead: the vectors are the same."""
 
     def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, cache_dir: str | Path = "",
-                 int8: bool = False) -> None:
+                 int8: bool = False, threads: int = 0) -> None:
         self.name = f"{name}+int8" if int8 else name
+        self.threads = threads  # ONNX Runtime intra-op threads; 0 = one per core
         self.model_name = name
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir or Settings().cache_dir)
@@ -123,7 +124,7 @@ class OnnxEmbedder:
             try:
                 from .onnx_backend import OnnxModel, exported
 
-                self._model = OnnxModel(exported(path, self.cache_dir, self.int8))
+                self._model = OnnxModel(exported(path, self.cache_dir, self.int8), threads=self.threads)
             except Exception as e:  # noqa: BLE001 - ExportError, ImportError, ONNX Runtime errors
                 if self.int8:
                     raise ModelNotFound(f"the ONNX int8 backend is unavailable: {e}") from e

@@ -55,9 +55,11 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag.embedding import SentenceTransformerEmbedder
+    """The real model on the shipped default backend (ONNX Runtime)."""
+    from rag.config import Settings
+    from rag.embedding import make_embedder
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(Settings())
     embedder.warm_up()
     return embedder
 
