@@ -39,18 +39,19 @@ MAX_LIST_ITEMS = 12
 
 def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], settings: Settings) -> Answer:
     rows, home = _candidates(index, hits)
-    scores = _score(index, question, q, rows, settings)
+    texts = {r: index.sentence_text(r) for r in rows}  # read each candidate once
+    scores = _score(index, question, q, rows, [texts[r] for r in rows], settings)
     confidence = float(scores.max()) if len(rows) else 0.0
     if confidence < settings.abstain_below:
         return Answer(question, "", True, (), (), tuple(hits), confidence, ABSTAIN_MESSAGE,
                       index_id=index.index_id)
     if settings.answer_checks:
-        best = [index.sentence_text(rows[i]) for i in np.argsort(-scores)[:settings.max_sentences + 2]]
+        best = [texts[rows[i]] for i in np.argsort(-scores)[:settings.max_sentences + 2]]
         why = reason_to_abstain(question, best, index.bm25.vocab_dict if index.bm25 is not None else {})
         if why:
             return Answer(question, "", True, (), (), tuple(hits), confidence, f"{ABSTAIN_MESSAGE} {why}",
                           index_id=index.index_id)
-    picked = _mmr(index, rows, scores, home, settings)
+    picked = _mmr(index, rows, [texts[r] for r in rows], scores, home, settings)
     ordered: list[int] = []
     for r in picked:
         group = [x for x in _expand_list(index, r) if x not in ordered]
@@ -107,10 +108,10 @@ def _idf(index: Index) -> dict[str, float]:
     return cached
 
 
-def _score(index: Index, question: str, q: np.ndarray, rows: list[int], s: Settings) -> np.ndarray:
+def _score(index: Index, question: str, q: np.ndarray, rows: list[int], texts: list[str],
+           s: Settings) -> np.ndarray:
     """Sentence relevance: cosine to the question, plus its idf-weighted share of the question's words,
     plus a cue bonus for what-is and why questions; fragments of under four words are held back."""
-    texts = [index.sentence_text(r) for r in rows]
     cosine = np.asarray(index.sentence_vectors[rows]) @ q
     idf = _idf(index)
     q_terms = {t: idf.get(t, 0.0) for t in tokenize([question])[0]}
@@ -127,7 +128,8 @@ def _score(index: Index, question: str, q: np.ndarray, rows: list[int], s: Setti
     return cosine + s.overlap_weight * overlap + s.cue_weight * cue - 0.2 * short
 
 
-def _mmr(index: Index, rows: list[int], scores: np.ndarray, home: dict[int, int], s: Settings) -> list[int]:
+def _mmr(index: Index, rows: list[int], texts: list[str], scores: np.ndarray, home: dict[int, int],
+         s: Settings) -> list[int]:
     """Pick sentences by maximal marginal relevance, from at most ``max_passages`` passages, under the
     sentence and word budget; returned grouped by passage, in reading order."""
     vectors = np.asarray(index.sentence_vectors[rows])
@@ -136,12 +138,12 @@ def _mmr(index: Index, rows: list[int], scores: np.ndarray, home: dict[int, int]
     chosen: list[int] = []  # positions in ``rows``
     passages: list[int] = []
     words = 0
-    left = list(range(len(rows)))
-    while left and len(chosen) < s.max_sentences:
+    left = np.ones(len(rows), dtype=bool)
+    while left.any() and len(chosen) < s.max_sentences:
         redundancy = similar[:, chosen].max(axis=1) if chosen else np.zeros(len(rows))
         gain = s.mmr_lambda * scores - (1 - s.mmr_lambda) * redundancy
-        i = max(left, key=lambda j: gain[j])
-        left.remove(i)
+        i = int(np.argmax(np.where(left, gain, -np.inf)))  # the first of equals, as in reading order
+        left[i] = False
         r = rows[i]
         if scores[i] < best - s.relative_cutoff:
             break
@@ -149,7 +151,7 @@ def _mmr(index: Index, rows: list[int], scores: np.ndarray, home: dict[int, int]
             continue
         if chosen and redundancy[i] > 0.95:
             continue  # a near copy of a sentence already taken
-        n = len(index.sentence_text(r).split())
+        n = len(texts[i].split())
         if chosen and words + n > s.max_words:
             continue
         chosen.append(i)

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import functools
+import re
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,17 +21,36 @@ if TYPE_CHECKING:
 MODES = ("dense", "bm25", "hybrid")
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
+_local = threading.local()  # a PyStemmer stemmer is not thread-safe: one per thread
+_WORDS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's token pattern
 
-    return Stemmer.Stemmer("english")
+
+def _stemmer() -> Any:
+    if not hasattr(_local, "stemmer"):
+        import Stemmer
+
+        _local.stemmer = Stemmer.Stemmer("english")
+    return _local.stemmer
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
-    import bm25s
+    """The terms BM25 indexes, exactly as ``bm25s.tokenize(texts, stopwords="en", stemmer=...)`` gives
+    them (tested), without its per-call vocabulary building: 10× faster on the few sentences of one answer.
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    >>> tokenize(["The strategies of the United States", "a"])
+    [['strategi', 'unit', 'state'], []]
+    """
+    stop, stem = _stopwords(), _stemmer()
+    words = [[w for w in _WORDS(t.lower()) if w not in stop] for t in texts]
+    stems = dict(zip(unique := list({w for ws in words for w in ws}), stem.stemWords(unique)))
+    return [[stems[w] for w in ws] for ws in words]
 
 
 def build_bm25(texts: list[str]) -> Any:
