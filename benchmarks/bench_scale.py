@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_scale.py                                 # 10k + 100k, ~3-4 min
     .venv/bin/python benchmarks/bench_scale.py --sizes 10000,100000,1000000    # the full run, ~40 min
+    .venv/bin/python benchmarks/bench_scale.py --real-index --vectors real-like --compare-copy   # the rag.store
+        # format through its own writer and loader (benchmarks/scale_index.py); add --sizes 1000000 for 1M
 
 Synthetic corpora, embedding skipped: random unit vectors of dimension 384 (all-MiniLM-L6-v2's) for
 FAISS, and for BM25 passages of words drawn from the unigram distribution of ../shared/corpus (passage
@@ -377,6 +379,17 @@ def main() -> None:
     ap.add_argument("--chart", type=Path, default=C.ROOT / "benchmarks" / "charts" / "scale.png",
                     help="chart written from the saved results (default: benchmarks/charts/scale.png)")
     ap.add_argument("--chart-only", action="store_true", help="only redraw the chart from saved results")
+    ap.add_argument("--real-index", action="store_true",
+                    help="write each size as a real rag index (rag.store.write_build + publish) and serve it "
+                         "with rag.store.load_index, rag.retrieval.retrieve and rag.answer.compose in fresh "
+                         "processes (benchmarks/scale_index.py)")
+    ap.add_argument("--faiss", choices=("auto", "flat", "hnsw"), default="auto",
+                    help="--real-index: FAISS index kind (default: auto, HNSW above Settings().hnsw_above)")
+    ap.add_argument("--load-runs", type=int, default=3, help="--real-index: fresh processes timing load_index "
+                                                              "(default: 3; the median is reported)")
+    ap.add_argument("--compare-copy", action="store_true",
+                    help="--real-index: also serve with faiss.read_index without flags (the file copied)")
+    ap.add_argument("--no-model", action="store_true", help="--real-index: do not load the embedding model")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--dense", default="flat", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -390,6 +403,11 @@ def main() -> None:
         return
     args.ef = [int(e) for e in args.ef.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.real_index:
+        import scale_index
+
+        scale_index.run(args, sizes)
+        return
 
     info = C.print_machine(f"bench_scale: synthetic corpora of {', '.join(f'{s:,}' for s in sizes)} passages, "
                            f"{args.vectors} vectors")
