@@ -83,7 +83,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                                                           f"embedding: {done:,} of {len(texts):,}"), show_bar)
         say(0.9, "writing the index")
         n_chunk_new = sum(len(cs) for cs, _ in fresh.values())
-        chunk_vecs, sent_vecs = iter(vectors[:n_chunk_new]), iter(vectors[n_chunk_new:])
+        c_at, s_at = 0, n_chunk_new  # where the next fresh document's vectors start in ``vectors``
 
         documents: list[Document] = []
         all_chunks: list[Chunk] = []
@@ -98,8 +98,8 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                 doc_chunks: Sequence[Chunk] = [_rebind(c, d) for c in reused]
             else:
                 doc_chunks, sentences = fresh[d.sha256]
-                cv = np.array([next(chunk_vecs) for _ in doc_chunks]).reshape(len(doc_chunks), -1)
-                sv = np.array([next(sent_vecs) for _ in sentences]).reshape(len(sentences), -1)
+                cv, sv = vectors[c_at:c_at + len(doc_chunks)], vectors[s_at:s_at + len(sentences)]  # views
+                c_at, s_at = c_at + len(doc_chunks), s_at + len(sentences)
             row = len(documents)
             base = len(rows)
             where = {(s.start, s.end): base + i for i, s in enumerate(sentences)}
@@ -113,8 +113,12 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
             cvecs.append(cv)
             svecs.append(sv)
         dim = embedder.dim
-        chunk_matrix = np.vstack(cvecs).astype(np.float32) if cvecs else np.zeros((0, dim), np.float32)
-        sent_matrix = np.vstack(svecs).astype(np.float32) if svecs else np.zeros((0, dim), np.float32)
+        if reuse:  # old and new vectors interleave: one copy of each matrix
+            chunk_matrix = np.concatenate([*cvecs, np.zeros((0, dim), np.float32)]).astype(np.float32, copy=False)
+            sent_matrix = np.concatenate([*svecs, np.zeros((0, dim), np.float32)]).astype(np.float32, copy=False)
+        else:  # a full build embeds in document order: the matrices are views, no copy of all vectors
+            chunk_matrix, sent_matrix = vectors[:n_chunk_new], vectors[n_chunk_new:]
+        del cvecs, svecs
         index_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = _report(index_dir, index_id, docs, previous, reuse, skipped, duplicates, all_chunks,
                          len(rows), len(texts), t0)

@@ -202,7 +202,8 @@ def write_build(build_dir: Path, manifest: dict[str, Any], documents: list[Docum
     np.save(build_dir / "chunk_sentences.npy", np.array(chunk_sent_lo, dtype=np.int64), allow_pickle=False)
     np.save(build_dir / "sentence_chunk.npy", sentence_chunk, allow_pickle=False)
     np.save(build_dir / "sentences.npy", sentence_rows.astype(np.int64), allow_pickle=False)
-    np.save(build_dir / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
+    np.save(build_dir / "sentence_vectors.npy", np.asarray(sentence_vectors, dtype=np.float32),
+            allow_pickle=False)  # no copy of what is float32 already (7 GB of sentence vectors at 1M)
     dim = int(manifest["dim"])
     if manifest.get("faiss") == "hnsw":  # approximate, for large indexes (see Settings.hnsw_above)
         vectors_index: Any = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
