@@ -27,8 +27,12 @@ class Engine:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings)
         import faiss
+        from threadpoolctl import threadpool_limits
 
         faiss.omp_set_num_threads(1)  # one search is faster on one thread (BENCHMARKS.md, "Threads")
+        # the composer's small matrix products: OpenBLAS's threads spin and fight ONNX Runtime's for the
+        # cores; on one thread a question takes 3.9 ms instead of 7.9 (BENCHMARKS.md, "Threads")
+        threadpool_limits(1, user_api="blas")
         self._index: store.Index | None = None
         self._lock = threading.Lock()
         self._checked = 0.0

@@ -119,3 +119,15 @@ def test_the_backend_is_a_setting():
     assert make_embedder(Settings(embedding_backend="onnx-int8")).name.endswith("+int8")
     with pytest.raises(ValueError, match="not one of onnx, torch, onnx-int8"):
         make_embedder(Settings(embedding_backend="gpu"))
+
+
+def test_the_engine_keeps_blas_and_faiss_on_one_thread(tmp_path):
+    # measured: OpenBLAS's spinning threads fight ONNX Runtime's; two of each doubled a question's time
+    from threadpoolctl import threadpool_info
+
+    Engine(Settings(index_dir=str(tmp_path / "none")))
+    blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and set(blas) == {1}
+    import faiss
+
+    assert faiss.omp_get_max_threads() == 1
