@@ -119,7 +119,8 @@ def _score(index: Index, question: str, q: np.ndarray, rows: list[int], texts: l
     overlap = np.zeros(len(rows), dtype=np.float32)
     if total > 0:
         for i, terms in enumerate(tokenize(texts)):
-            overlap[i] = sum(q_terms.get(t, 0.0) for t in set(terms)) / total
+            present = set(terms)
+            overlap[i] = sum(w for t, w in q_terms.items() if t in present) / total
     cue = np.zeros(len(rows), dtype=np.float32)
     for asks, marks in _CUES:
         if asks.search(question):
