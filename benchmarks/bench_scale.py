@@ -104,8 +104,8 @@ def vectors(kind: str, n: int, seed: int):  # noqa: ANN201
     return unit_vectors(n, seed) if kind == "uniform" else real_like_vectors(n, seed)
 
 
-def corpus_model() -> tuple[list[str], object, object]:
-    """(words, their probabilities, real chunk lengths in words) from ../shared/corpus."""
+def corpus_words() -> tuple[list, list[str], object]:
+    """(the documents, their distinct words, each word's probability) of ../shared/corpus."""
     import numpy as np
 
     from rag.sources import load_all
@@ -115,7 +115,14 @@ def corpus_model() -> tuple[list[str], object, object]:
     for d in docs:
         counts.update(re.findall(r"[A-Za-z][A-Za-z'-]*|\d+", d.text))
     words = list(counts)
-    p = np.array([counts[w] for w in words], dtype=np.float64)
+    return docs, words, np.array([counts[w] for w in words], dtype=np.float64)
+
+
+def corpus_model() -> tuple[list[str], object, object]:
+    """(words, their probabilities, real chunk lengths in words) from ../shared/corpus."""
+    import numpy as np
+
+    docs, words, p = corpus_words()
     lengths = []
     for d in docs:  # ~ the shipped chunking (200 tokens ≈ 150 words), from the real text
         n = len(d.text.split())

@@ -55,19 +55,12 @@ N_TRUTH = 100  # questions whose exact top 10 is kept, for the recall of the ser
 def sentence_model() -> tuple[list[str], object, object]:
     """(words and their probabilities in ../shared/corpus, the word counts of the sentences that
     ``rag``'s own splitter found in sources/ + ../shared/corpus (bench_query's index))."""
-    from collections import Counter
-
+    import bench_scale
     import numpy as np
 
     from rag import store
-    from rag.sources import load_all
 
-    docs, _ = load_all([C.CORPUS])
-    counts: Counter[str] = Counter()
-    for d in docs:
-        counts.update(re.findall(r"[A-Za-z][A-Za-z'-]*|\d+", d.text))
-    words = list(counts)
-    p = np.array([counts[w] for w in words], dtype=np.float64)
+    _, words, p = bench_scale.corpus_words()
     bench_scale_moments()  # builds bench_query's index if it is missing
     index = store.load_index(C.CACHE / "q-sources-corpus")
     lengths = np.array([len(index.sentence_text(r).split()) for r in range(len(index.sentence_rows))])
