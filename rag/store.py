@@ -117,8 +117,8 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
     hint = fix_hint(index_dir)
     if model is not None and manifest.get("model") != model:
         raise IndexError_(f"the index was built with model '{manifest.get('model')}' but '{model}' is "
-                          f"configured; rebuild with: rag build --index {index_dir} --model {model}, "
-                          f"or ask with --model {manifest.get('model')}")
+                          f"configured; rebuild with: rag build --index {index_dir} {_flags(model)}, "
+                          f"or ask with {_flags(str(manifest.get('model')))}")
     if dim is not None and manifest.get("dim") != dim:
         raise IndexError_(f"the index has {manifest.get('dim')}-dimensional vectors but the model makes "
                           f"{dim}-dimensional ones; {hint}")
@@ -169,6 +169,17 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
             raise IndexError_(f"the BM25 files of '{index_dir}' are damaged ({e}); {hint}") from None
     return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build), chunk_lo,
                  sentence_chunk)
+
+
+def _flags(model: str) -> str:
+    """The command-line flags that select ``model`` as an embedder names it (int8 is a backend).
+
+    >>> _flags("all-MiniLM-L6-v2+int8")
+    '--model all-MiniLM-L6-v2 --backend onnx-int8'
+    """
+    if model.endswith("+int8"):
+        return f"--model {model.removesuffix('+int8')} --backend onnx-int8"
+    return f"--model {model}"
 
 
 def _document(d: dict[str, Any]) -> Document:
