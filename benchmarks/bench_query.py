@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/bench_query.py --backend torch --no-startup   # the torch backend instead
 
 The embedder is the one the engine ships with: ``rag.embedding.make_embedder(Settings())`` (ONNX Runtime
-by default; ``--backend`` picks another). Over the dev questions (eval/dev_sources.jsonl +
-eval/dev_corpus.jsonl) on two indexes built with that embedder by ``rag.indexing.build`` into
+by default; ``--backend`` picks another). Over the dev questions (eval/train_dev_sources.jsonl +
+eval/train_dev_corpus.jsonl) on two indexes built with that embedder by ``rag.indexing.build`` into
 /tmp/rag-bench: sources/, and sources/ + ../shared/corpus. For every question, in the same loop:
 ``Engine.ask`` (warm: model and index loaded), then the floor = the same embedder's ``encode([question])``
 + one FAISS search of the same index for the same number of candidates. Each repeat gives a p50 and p95

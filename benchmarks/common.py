@@ -31,7 +31,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 SOURCES = ROOT / "sources"
-QUESTION_FILES = (ROOT / "eval" / "dev_sources.jsonl", ROOT / "eval" / "dev_corpus.jsonl")
+QUESTION_FILES = (ROOT / "eval" / "train_dev_sources.jsonl", ROOT / "eval" / "train_dev_corpus.jsonl")
 CACHE = Path(os.environ.get("RAG_BENCH_CACHE", "/tmp/rag-bench"))
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -205,7 +205,7 @@ def save_json(name: str, data: Any) -> Path:
 # -- the project ---------------------------------------------------------------------------------------------
 
 def dev_questions() -> list[Any]:
-    """The dev questions (``rag.evaluation.Question``) of eval/dev_sources.jsonl + eval/dev_corpus.jsonl."""
+    """The dev questions (``rag.evaluation.Question``) of eval/train_dev_sources.jsonl + eval/train_dev_corpus.jsonl."""
     from rag.evaluation import load_questions
 
     return load_questions(QUESTION_FILES)

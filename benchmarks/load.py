@@ -9,7 +9,7 @@ the server's interpreter) on a free loopback port against --index; without --ind
 into a temporary folder first. Loopback only; bounded by --seconds and --max-requests.
 
 Each user is a thread with its own connection asking one question at a time, chosen at random from
-eval/dev_*.jsonl: POST /gradio_api/call/ask, then the event stream until "complete". The queue holds
+eval/train_dev_*.jsonl: POST /gradio_api/call/ask, then the event stream until "complete". The queue holds
 64 waiting requests (ui.launch: max_size=64, 4 at a time); past that Gradio answers 503 "Queue is
 full", counted apart from errors, and that user waits --retry-after seconds before asking again.
 A probe loads the page once a second to show it stays up meanwhile. Prints throughput, latency
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-requests", type=int, default=100_000, help="stop after this many (default: 100000)")
     ap.add_argument("--index", default=None, help="index to serve (default: sources/ built into a temp folder)")
     ap.add_argument("--url", default=None, help="a running app on this machine instead of starting one")
-    ap.add_argument("--questions", default="eval/dev_sources.jsonl,eval/dev_corpus.jsonl")
+    ap.add_argument("--questions", default="eval/train_dev_sources.jsonl,eval/train_dev_corpus.jsonl")
     ap.add_argument("--retry-after", type=float, default=1.0, help="a queue-full user waits this long (s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--abstain", default="0.55")
     ap.add_argument("--max-passages", default="2")
     ap.add_argument("--cue", default="0.1")
-    ap.add_argument("--questions", default="eval/dev_sources.jsonl,eval/dev_corpus.jsonl")
+    ap.add_argument("--questions", default="eval/train_dev_sources.jsonl,eval/train_dev_corpus.jsonl")
     ap.add_argument("--backend", choices=BACKENDS, default=Settings().embedding_backend,
                     help="embedding backend (default: %(default)s, what ships)")
     args = ap.parse_args()

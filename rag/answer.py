@@ -18,7 +18,7 @@ import numpy as np
 from .abstain import reason_to_abstain
 from .chunking import LIST_ITEM
 from .config import Settings
-from .retrieval import tokenize
+from .retrieval import index_idf, tokenize
 from .types import Answer, AnswerSentence, Citation, Hit
 
 if TYPE_CHECKING:
@@ -95,17 +95,7 @@ def _candidates(index: Index, hits: list[Hit]) -> tuple[list[int], dict[int, int
 
 
 def _idf(index: Index) -> dict[str, float]:
-    """BM25's idf of every indexed term (rare words say more about a sentence than common ones)."""
-    cached = getattr(index, "_idf", None)
-    if cached is None:
-        cached = {}
-        if index.bm25 is not None:
-            n = float(index.bm25.scores["num_docs"])
-            df = np.diff(index.bm25.scores["indptr"]).astype(np.float64)
-            values = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            cached = {t: float(values[i]) for t, i in index.bm25.vocab_dict.items() if i < len(values)}
-        index._idf = cached  # type: ignore[attr-defined]
-    return cached
+    return index_idf(index)
 
 
 def _score(index: Index, question: str, q: np.ndarray, rows: list[int], texts: list[str],

@@ -29,8 +29,13 @@ class Settings:
     # reading
     max_file_mb: float = 25.0  # larger files are skipped: a build must not hang on one file
     parse_seconds: float = 60.0
+    # limits (docs/limits.md): a file with more text is skipped; a build embedding more texts is refused
+    max_text_chars: int = 5_000_000  # text extracted from one file; the 39-page strategy PDF has ~106k
+    max_embed_texts: int = 50_000  # passages + sentences one build embeds; all of ../shared/corpus ~2.6k
     # retrieval
-    mode: str = "hybrid"  # dense | bm25 | hybrid
+    mode: str = "learned"  # learned | hybrid | dense | bm25 (rag.retrieval.retrieve)
+    composer: str = "learned"  # learned (rag.compose, weights from rag train) | legacy (rag.answer, hand-set)
+    selector_model: str = ""  # the learned selector's JSON; empty: rag/models/selector.json
     k: int = 5
     candidates: int = 50  # per retriever, before fusion
     rrf_k: int = 60
@@ -49,6 +54,12 @@ class Settings:
     max_passages: int = 2  # an answer quotes at most this many passages
     abstain_below: float = 0.55
     max_question_chars: int = 2000
+    # uploads through the chat (docs/uploads.md); checked before anything is saved
+    max_upload_mb: float = 20.0  # one file
+    max_upload_total_mb: float = 100.0  # all the files of one upload request, or of one rebuild
+    max_upload_files: int = 100  # files in one rebuild from the chat
+    max_request_kb: int = 256  # any other request body; the server refuses a larger one unread
+    max_sessions: int = 1000  # sessions (a browser tab, a raw API call) whose inputs and outputs Gradio keeps
     # running
     embedding_backend: str = "onnx"  # onnx | torch | onnx-int8 (faster, changes the vectors: opt-in)
     batch_size: int = 32

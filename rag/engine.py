@@ -7,19 +7,29 @@ engine keeps serving the index it has.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from . import store
+import numpy as np
+
+from . import selector, store
 from .answer import compose
+from .compose import compose as compose_learned
 from .config import Settings
 from .embedding import Embedder, make_embedder
 from .retrieval import retrieve
 from .types import Answer
 
 EMPTY_MESSAGE = "Please type a question."
+
+
+class UnknownSource(ValueError):
+    """A scope names a document the index does not hold; the message lists the ones it does."""
 
 
 class Engine:
@@ -38,6 +48,11 @@ class Engine:
         self._checked = 0.0
         self.refused: str = ""  # why the last newly published index was not taken, if it was not
         self._refused_path = ""
+
+    @property
+    def model(self) -> selector.Model:
+        """The learned selector (``rag train`` writes it), read on first use."""
+        return selector.load(self.settings.selector_model)
 
     @property
     def index(self) -> store.Index:
@@ -75,24 +90,65 @@ class Engine:
             self.refused = ""
         return fresh
 
-    def ask(self, question: str, mode: str | None = None, k: int | None = None) -> Answer:
+    def ask(self, question: str, mode: str | None = None, k: int | None = None,
+            history: Sequence[dict[str, Any]] | None = None, sources: Sequence[str] | None = None) -> Answer:
+        """Answer ``question``; a follow-up is first resolved against ``history`` (earlier turns, each
+        a dict with "question" and optionally "answer", "understood_as", "sentences"), and retrieval is
+        limited to the documents named in ``sources`` (raises ``UnknownSource`` for a name it lacks)."""
         t0 = time.perf_counter()
         index = self.index  # one index for the whole answer, even if a reload happens meanwhile
+        scope, allowed = resolve_scope(index, sources)
         cleaned, problem = clean_question(question, self.settings.max_question_chars)
-        if problem:  # the question is echoed as valid UTF-8 (a lone surrogate becomes "?")
-            echo = question.encode("utf-8", "replace").decode("utf-8") if isinstance(question, str) else ""
-            return Answer(echo, "", True, (), (), (), 0.0, problem, index_id=index.index_id)
+        if problem:  # the question is echoed as valid UTF-8, never longer than the limit
+            echo = question[:self.settings.max_question_chars] if isinstance(question, str) else ""
+            echo = echo.encode("utf-8", "replace").decode("utf-8")
+            return Answer(echo, "", True, (), (), (), 0.0, problem, index_id=index.index_id, scope=scope)
+        understood_as = None
+        if history:
+            from .conversation import resolve
+
+            resolved = resolve(cleaned, list(history))
+            if resolved.understood_as:
+                understood_as = cleaned = resolved.understood_as
         q = self.embedder.encode([cleaned])[0]
         t1 = time.perf_counter()
-        hits = retrieve(index, cleaned, q, mode or self.settings.mode, k or self.settings.k,
-                        self.settings.candidates, self.settings.rrf_k)
+        mode, k = mode or self.settings.mode, k or self.settings.k
+        model = self.model if self.settings.composer == "learned" or mode == "learned" else None
+        depth = max(k, model.policy.select_passages) if model is not None else k
+        hits = retrieve(index, cleaned, q, mode, depth, self.settings.candidates, self.settings.rrf_k,
+                        allowed=allowed, ranker=model.ranker if model is not None else None)
         t2 = time.perf_counter()
-        answer = compose(index, cleaned, q, hits, self.settings)
+        if self.settings.composer == "learned" and model is not None:
+            answer = compose_learned(index, cleaned, q, hits, model, k)
+        else:
+            answer = compose(index, cleaned, q, hits[:k], self.settings)
         t3 = time.perf_counter()
         timings = {"embed": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3, "compose": (t3 - t2) * 1e3,
                    "total": (t3 - t0) * 1e3}
-        return Answer(answer.question, answer.answer, answer.abstained, answer.sentences, answer.citations,
-                      answer.retrieved, answer.confidence, answer.message, timings, answer.index_id)
+        return dataclasses.replace(answer, question=question if understood_as else answer.question,
+                                   timings_ms=timings, understood_as=understood_as, scope=scope)
+
+
+def resolve_scope(index: store.Index, names: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """(the sources of the named documents, a mask of their chunks), or ((), None) for all documents.
+
+    A name matches a document's source path, its file name or its title, ignoring case.
+    """
+    if not names:
+        return (), None
+    docs = index.manifest.get("documents", [])
+    rows: list[int] = []
+    for name in names:
+        key = str(name).strip().lower()
+        found = [i for i, d in enumerate(docs)
+                 if key in (str(d.get("source", "")).lower(), Path(str(d.get("source", ""))).name.lower(),
+                            str(d.get("title", "")).strip().lower())]
+        if not found:
+            known = ", ".join(sorted(Path(str(d.get("source", ""))).name for d in docs))
+            raise UnknownSource(f"no document named {str(name)[:200]!r} in the index; it holds: {known}")
+        rows.extend(x for x in found if x not in rows)
+    chunk_doc = index.sentence_rows[index.chunk_sent_lo, 0]
+    return tuple(str(docs[i]["source"]) for i in rows), np.isin(chunk_doc, rows)
 
 
 def clean_question(question: object, max_chars: int) -> tuple[str, str]:

@@ -12,123 +12,69 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import metrics as M
+from .questions import Question, QuestionError, load_questions, parse_question
 from .retrieval import MODES, retrieve
 from .types import Answer, Hit
 
+__all__ = ["Question", "QuestionError", "load_questions", "parse_question", "evaluate", "summarise"]
 DEPTH = 10  # ranks scored by the retrieval metrics
-TYPES = {"id": str, "question": str, "answerable": bool, "answer": str, "kind": str}
-NAMES = {str: "string", bool: "true or false", list: "list"}
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    question: str
-    answerable: bool
-    evidence: tuple[str, ...] = ()
-    answer: str | None = None  # a reference answer, for token F1
-    sources: tuple[str, ...] = ()  # file names (basenames) of the documents holding the evidence
-    kind: str = ""
-    where: str = ""  # "file, line n"
-
-
-class QuestionError(ValueError):
-    """A malformed question file; the message names the file, the line and the problem."""
-
-
-def load_questions(paths: Iterable[str | Path]) -> list[Question]:
-    """Read and check JSONL question files; raise ``QuestionError`` at the first problem."""
-    out: list[Question] = []
-    first: dict[str, str] = {}
-    for path in paths:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            raise QuestionError(f"cannot read question file '{path}': {getattr(e, 'strerror', None) or e}") from None
-        before = len(out)
-        for no, line in enumerate(lines, start=1):
-            if line.strip():
-                q = parse_question(line, f"{path}, line {no}")
-                if q.id in first:
-                    raise QuestionError(f"{q.where}: duplicate id '{q.id}' (first at {first[q.id]})")
-                first[q.id] = q.where
-                out.append(q)
-        if len(out) == before:
-            raise QuestionError(f"{path}: no questions in the file")
-    return out
-
-
-def parse_question(line: str, where: str) -> Question:
-    """One JSONL line → a ``Question``.
-
-    >>> parse_question('{"id": "q1", "question": "Who?", "answerable": false}', "f, line 1").kind
-    'unanswerable'
-    >>> parse_question('{"id": "q1", "question": "Who?"}', "f, line 3")
-    Traceback (most recent call last):
-    rag.evaluation.QuestionError: f, line 3: missing 'answerable'
-    """
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise QuestionError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from None
-    if not isinstance(obj, dict):
-        raise QuestionError(f"{where}: expected a JSON object, got {_json_type(obj)}")
-    for key in ("id", "question", "answerable"):
-        if obj.get(key) is None:
-            raise QuestionError(f"{where}: missing '{key}'")
-    for key, wanted in TYPES.items():
-        if obj.get(key) is not None and not isinstance(obj[key], wanted):
-            raise QuestionError(f"{where}: '{key}' must be {NAMES[wanted]}, got {_json_type(obj[key])}")
-    for key in ("sources", "evidence"):
-        value = obj.get(key)
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) and v.strip()
-                                                                        for v in value)):
-            raise QuestionError(f"{where}: '{key}' must be a list of non-empty strings, got {_json_type(value)}")
-    if not obj["id"].strip() or not obj["question"].strip():
-        raise QuestionError(f"{where}: '{'id' if not obj['id'].strip() else 'question'}' is empty")
-    evidence = tuple(obj.get("evidence") or ())
-    if obj["answerable"] and not evidence:
-        raise QuestionError(f"{where}: answerable question '{obj['id']}' has no evidence")
-    if not obj["answerable"] and evidence:
-        raise QuestionError(f"{where}: unanswerable question '{obj['id']}' has evidence")
-    kind = obj.get("kind") or ("other" if obj["answerable"] else "unanswerable")
-    return Question(obj["id"], obj["question"], obj["answerable"], evidence, obj.get("answer"),
-                    tuple(obj.get("sources") or ()), kind, where)
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
-    return names.get(type(value), "a number")
-
 
 # -- running ------------------------------------------------------------------------------------------
 
+CONFIGS = {  # named configurations for --compare, besides the retrieval modes
+    "legacy": {"mode": "hybrid", "composer": "legacy"},  # the hand-set composer and RRF hybrid search
+    "learned": {"mode": "learned", "composer": "learned"},
+    "standalone": {"mode": "learned", "composer": "learned"},  # conversations' last turns asked on their own
+}
+
+
+def configure(settings: Any, name: str) -> Any:
+    """The settings of a named configuration: a retrieval mode, or one of ``CONFIGS``."""
+    if name in CONFIGS:
+        return settings.replace(**CONFIGS[name])
+    if name in MODES:
+        return settings.replace(mode=name)
+    raise ValueError(f"unknown configuration {name!r}; use {', '.join(list(CONFIGS) + list(MODES))}")
+
+
+def _ask(engine: Any, q: Question, standalone: bool) -> Answer:
+    """The question's answer; a conversation's earlier turns are asked first and passed as history."""
+    if q.history and standalone:
+        return engine.ask(q.standalone or q.question)
+    history: list[dict] = []
+    for earlier in q.history:
+        history.append(engine.ask(earlier, history=history).to_dict())
+    return engine.ask(q.question, history=history or None)
+
+
 def evaluate(engine: Any, questions: list[Question], mode: str,
              progress: Callable[[str], None] | None = None, vectors: dict[str, Any] | None = None) -> dict:
-    """One run: every question asked with ``mode``, scored; ``{"config", "metrics", "by_kind", "questions"}``.
+    """One run: every question asked with configuration ``mode`` (a retrieval mode or a ``CONFIGS`` name,
+    applied by the caller to ``engine.settings``), scored; ``{"config", "metrics", "by_kind", "questions"}``.
 
     ``vectors`` caches question embeddings across runs (the ranking retrieval needs its own).
     """
     from .engine import clean_question
 
     index, s = engine.index, engine.settings
+    ranker = engine.model.ranker if s.mode == "learned" else None
     vectors = {} if vectors is None else vectors
     check = EvidenceCheck(index)
     records = []
     for i, q in enumerate(questions, start=1):
-        answer = engine.ask(q.question, mode=mode)
+        answer = _ask(engine, q, mode == "standalone")
         hits: list[Hit] = []
-        cleaned, problem = clean_question(q.question, s.max_question_chars)
+        cleaned, problem = clean_question(answer.understood_as or (q.standalone if q.history and mode == "standalone"
+                                                                   else q.question), s.max_question_chars)
         if q.answerable and not problem:
             if cleaned not in vectors:
                 vectors[cleaned] = engine.embedder.encode([cleaned])[0]
-            hits = retrieve(index, cleaned, vectors[cleaned], mode, DEPTH, s.candidates, s.rrf_k)
+            hits = retrieve(index, cleaned, vectors[cleaned], s.mode, DEPTH, s.candidates, s.rrf_k, ranker=ranker)
         rec = score_question(check, q, answer, hits, s.k)
         records.append(rec)
         if progress:
@@ -136,12 +82,16 @@ def evaluate(engine: Any, questions: list[Question], mode: str,
             progress(f"[{mode}] {i}/{len(questions)} {q.id}: {rank}"
                      f"{'abstained' if answer.abstained else 'answered'}, {rec['status']} "
                      f"({rec['latency_ms']:.0f} ms)")
-    config = {"name": mode, "mode": mode, "k": s.k, "depth": DEPTH, "abstain_below": s.abstain_below,
-              "candidates": s.candidates, "rrf_k": s.rrf_k, "max_sentences": s.max_sentences,
-              "max_words": s.max_words, "model": s.model, "index": str(s.index_dir), "index_id": index.index_id}
+    config = {"name": mode, "mode": s.mode, "composer": s.composer, "k": s.k, "depth": DEPTH,
+              "abstain_below": s.abstain_below, "candidates": s.candidates, "rrf_k": s.rrf_k,
+              "max_sentences": s.max_sentences, "max_words": s.max_words, "model": s.model,
+              "selector": engine.model.version if s.composer == "learned" else None,
+              "index": str(s.index_dir), "index_id": index.index_id}
     kinds = sorted({r["kind"] for r in records})
-    return {"config": config, "metrics": summarise(records, s.abstain_below),
-            "by_kind": {k: summarise([r for r in records if r["kind"] == k], s.abstain_below) for k in kinds},
+    threshold = engine.model.policy.abstain_below if s.composer == "learned" else s.abstain_below
+    config["abstain_below"] = threshold
+    return {"config": config, "metrics": summarise(records, threshold),
+            "by_kind": {k: summarise([r for r in records if r["kind"] == k], threshold) for k in kinds},
             "questions": records}
 
 
@@ -207,6 +157,11 @@ def score_question(check: EvidenceCheck, q: Question, answer: Answer, hits: list
             "answer_f1": None if q.answer is None else M.token_f1(M.strip_markers(answer.answer), q.answer),
             "answer_words": len(M.strip_markers(answer.answer).split()) if answered else None,
         }
+    rec["asks"] = q.asks
+    if q.asks and q.answerable:
+        short = answer.short_answer
+        rec["short_answer"] = None if short is None else short.text
+        rec["short_correct"] = short is not None and M.short_match(short.text, q.short or q.answer or "")
     rec["status"] = _status(rec, k)
     return rec
 
@@ -240,6 +195,8 @@ def summarise(records: list[dict], threshold: float) -> dict[str, Any]:
     for key in ("citation_precision", "citation_recall", "answer_words"):
         m[key] = M.mean([r[key] for r in answered])
     n_cited = sum(r["integrity"]["citations"] for r in records)
+    words = [r["answer_words"] for r in answered if r["answer_words"] is not None]
+    m["answer_words_median"] = M.percentile(words, 50) if words else None
     m["integrity"] = sum(r["integrity"]["ok"] for r in records) / n_cited if n_cited else None
     m["answered_rate"] = M.mean([float(not r["abstained"]) for r in ans])
     m["abstained_rate"] = M.mean([float(r["abstained"]) for r in una])
@@ -253,6 +210,10 @@ def summarise(records: list[dict], threshold: float) -> dict[str, Any]:
         [swept(r) for r in ans], [swept(r) for r in una], threshold)
     latencies = [r["latency_ms"] for r in records]
     m["latency_p50_ms"], m["latency_p95_ms"] = M.percentile(latencies, 50), M.percentile(latencies, 95)
+    asking = [r for r in ans if r.get("asks")]
+    m["short_asked"] = len(asking)
+    m["short_present"] = M.mean([float(r["short_answer"] is not None) for r in asking])
+    m["short_correct"] = M.mean([float(r["short_correct"]) for r in asking])
     return m
 
 
@@ -266,11 +227,15 @@ def run_cli(args: Any, settings: Any, embedder: Any = None) -> int:
         questions = load_questions(args.questions)
     except QuestionError as e:
         raise UsageError(str(e)) from None
-    modes = list(dict.fromkeys(m.strip() for m in (args.compare or settings.mode).split(",") if m.strip()))
-    if not modes or any(m not in MODES for m in modes):
-        raise UsageError(f"--compare takes modes from {', '.join(MODES)}, got '{args.compare}'")
+    names = list(dict.fromkeys(m.strip() for m in (args.compare or settings.mode).split(",") if m.strip()))
+    try:
+        configs = [(name, configure(settings, name)) for name in names]
+    except ValueError as e:
+        raise UsageError(f"--compare: {e}") from None
+    if not configs:
+        raise UsageError("--compare names no configuration")
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    engine = Engine(settings, embedder)
+    engine = Engine(configs[0][1], embedder)
     check = EvidenceCheck(engine.index)
     missing = sorted({n for q in questions for n in q.sources if n not in check.by_name})
     if missing:
@@ -279,7 +244,8 @@ def run_cli(args: Any, settings: Any, embedder: Any = None) -> int:
     engine.ask(questions[0].question)  # untimed warm-up: the model and lazy imports load here, not in p95
     t0 = time.perf_counter()
     vectors: dict[str, Any] = {}
-    runs = [evaluate(engine, questions, mode, say, vectors) for mode in modes]
+    runs = [evaluate(engine if i == 0 else Engine(cfg, engine.embedder), questions, name, say, vectors)
+            for i, (name, cfg) in enumerate(configs)]
     result = {"question_files": [str(p) for p in args.questions], "index": str(settings.index_dir),
               "index_id": engine.index.index_id, "seconds": round(time.perf_counter() - t0, 2), "runs": runs}
     print(format_table(runs))

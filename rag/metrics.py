@@ -144,6 +144,16 @@ def in_answer(answer: str, evidence: Sequence[str], share: float = COVER_SHARE) 
     return [token_coverage(e, text) >= share for e in evidence]
 
 
+def short_match(predicted: str, gold: str) -> bool:
+    """A short answer is right when, normalised, it lies inside the gold answer or the gold inside it.
+
+    >>> short_match("Antony Blinken", "U.S. Secretary of State Antony Blinken."), short_match("72", "$65 billion")
+    (True, False)
+    """
+    p, g = squad_normalise(predicted), squad_normalise(gold)
+    return bool(p and g) and (p in g or g in p)
+
+
 def squad_normalise(text: str) -> str:
     """SQuAD's answer normalisation: lowercase, drop punctuation (any Unicode P* character) and articles.
 

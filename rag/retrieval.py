@@ -18,7 +18,7 @@ from .types import Hit
 if TYPE_CHECKING:
     from .store import Index
 
-MODES = ("dense", "bm25", "hybrid")
+MODES = ("learned", "hybrid", "dense", "bm25")
 
 
 _local = threading.local()  # a PyStemmer stemmer is not thread-safe: one per thread
@@ -76,15 +76,20 @@ def rrf_scores(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def dense_search(index: Index, q: np.ndarray, n: int) -> list[tuple[int, float]]:
+def dense_search(index: Index, q: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
     n = min(n, index.faiss_index.ntotal)
     if n <= 0:
         return []
-    scores, ids = index.faiss_index.search(q.reshape(1, -1).astype(np.float32), n)
+    params = None
+    if allowed is not None:
+        import faiss
+
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
+    scores, ids = index.faiss_index.search(q.reshape(1, -1).astype(np.float32), n, params=params)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
-def bm25_search(index: Index, question: str, n: int) -> list[tuple[int, float]]:
+def bm25_search(index: Index, question: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
     if index.bm25 is None or not len(index.chunks):
         return []
     vocab = index.bm25.vocab_dict
@@ -92,6 +97,8 @@ def bm25_search(index: Index, question: str, n: int) -> list[tuple[int, float]]:
     if not tokens:
         return []
     scores = index.bm25.get_scores(tokens)
+    if allowed is not None:
+        scores = np.where(allowed, scores, 0.0)
     n = min(n, len(scores))
     top = np.argpartition(-scores, n - 1)[:n]
     top = top[np.argsort(-scores[top], kind="stable")]
@@ -99,12 +106,21 @@ def bm25_search(index: Index, question: str, n: int) -> list[tuple[int, float]]:
 
 
 def retrieve(index: Index, question: str, q: np.ndarray, mode: str = "hybrid", k: int = 5,
-             candidates: int = 50, rrf_k: int = 60) -> list[Hit]:
-    """The top ``k`` passages for the question (``q`` is its unit vector)."""
+             candidates: int = 50, rrf_k: int = 60, allowed: np.ndarray | None = None,
+             ranker: Any = None) -> list[Hit]:
+    """The top ``k`` passages for the question (``q`` is its unit vector); ``allowed`` masks the chunks
+    that may be returned (a scope of documents).
+
+    Modes: ``dense`` (FAISS), ``bm25``, ``hybrid`` (the two fused by reciprocal rank), ``learned``
+    (dense, BM25 and best-sentence search weighed by ``ranker``, a ``rag.selector.Linear`` over
+    ``rag.rerank.SIGNALS``; reciprocal rank fusion of the three without one).
+    """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    dense = dense_search(index, q, candidates) if mode != "bm25" else []
-    lexical = bm25_search(index, question, candidates) if mode != "dense" else []
+    if mode == "learned":
+        return _learned(index, question, q, k, candidates, allowed, ranker)
+    dense = dense_search(index, q, candidates, allowed) if mode != "bm25" else []
+    lexical = bm25_search(index, question, candidates, allowed) if mode != "dense" else []
     if mode == "dense":
         ranked = dense
     elif mode == "bm25":
@@ -112,12 +128,39 @@ def retrieve(index: Index, question: str, q: np.ndarray, mode: str = "hybrid", k
     else:
         ranked = rrf_scores([[i for i, _ in dense], [i for i, _ in lexical]], rrf_k)
     dense_of, bm25_of = dict(dense), dict(lexical)
-    hits = []
-    for i, score in ranked[:k]:
-        chunk = index.chunks[i]
-        doc = index.document(chunk.doc_id)
-        cosine = dense_of.get(i)
-        if cosine is None:  # score it anyway: composing and abstaining compare cosines
-            cosine = float(index.faiss_index.reconstruct(i) @ q)
-        hits.append(Hit(chunk, float(score), cosine, bm25_of.get(i), doc.source, doc.title, i))
-    return hits
+    return [_hit(index, i, score, dense_of.get(i), bm25_of.get(i), q) for i, score in ranked[:k]]
+
+
+def _hit(index: Index, i: int, score: float, cosine: float | None, bm25: float | None, q: np.ndarray) -> Hit:
+    chunk = index.chunks[i]
+    doc = index.document(chunk.doc_id)
+    if cosine is None:  # score it anyway: composing and abstaining compare cosines
+        cosine = float(index.faiss_index.reconstruct(i) @ q)
+    return Hit(chunk, float(score), cosine, bm25, doc.source, doc.title, i)
+
+
+def _learned(index: Index, question: str, q: np.ndarray, k: int, candidates: int, allowed: np.ndarray | None,
+             ranker: Any) -> list[Hit]:
+    from .rerank import fused, gather
+
+    c = gather(index, question, q, candidates, index_idf(index), allowed)
+    if not len(c.rows):
+        return []
+    scores = ranker.proba(c.signals) if ranker is not None else fused(c)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [_hit(index, int(c.rows[i]), float(scores[i]), float(c.signals[i, 0]), c.bm25.get(int(c.rows[i])), q)
+            for i in order]
+
+
+def index_idf(index: Index) -> dict[str, float]:
+    """BM25's idf of every indexed term (rare words say more about a sentence than common ones)."""
+    cached = getattr(index, "_idf", None)
+    if cached is None:
+        cached = {}
+        if index.bm25 is not None:
+            n = float(index.bm25.scores["num_docs"])
+            df = np.diff(index.bm25.scores["indptr"]).astype(np.float64)
+            values = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            cached = {t: float(values[i]) for t, i in index.bm25.vocab_dict.items() if i < len(values)}
+        index._idf = cached  # type: ignore[attr-defined]
+    return cached

@@ -102,6 +102,18 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The name, place, date, duration, count or amount a question asks for, inside a cited sentence:
+    ``document.text[start:end] == text``."""
+
+    text: str
+    start: int
+    end: int
+    citation: int  # the ``n`` of the citation whose sentence holds it
+    kind: str = ""  # person | organisation | place | date | duration | count | amount
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str  # sentences joined, each followed by its ``[n]`` marker
@@ -113,6 +125,9 @@ class Answer:
     message: str = ""  # why there is no answer (abstention, bad question)
     timings_ms: dict[str, float] = field(default_factory=dict)
     index_id: str = ""  # the build the answer came from
+    short_answer: ShortAnswer | None = None
+    understood_as: str | None = None  # the standalone question searched, when a follow-up was resolved
+    scope: tuple[str, ...] = ()  # the documents searched (their ``source``); empty: all
 
     def to_dict(self) -> dict[str, Any]:
         """The one JSON shape shared by ``rag ask --json``, the chat API and ``rag eval``."""
@@ -142,6 +157,9 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "index_id": self.index_id,
+            "short_answer": None if self.short_answer is None else asdict(self.short_answer),
+            "understood_as": self.understood_as,
+            "scope": list(self.scope),
         }
 
 

@@ -13,7 +13,9 @@ from .conftest import DATA
 def engine(tmp_path, fake_embedder):
     folder = tmp_path / "src"
     shutil.copytree(DATA / "mini", folder)
-    s = Settings(index_dir=str(tmp_path / "ix"), chunk_tokens=40, chunk_overlap=10, abstain_below=0.3)
+    # the hand-set composer of rag/answer.py (the learned one is tested in test_selector.py)
+    s = Settings(index_dir=str(tmp_path / "ix"), chunk_tokens=40, chunk_overlap=10, abstain_below=0.3,
+                 composer="legacy", mode="hybrid")
     build([folder], s, fake_embedder)
     return Engine(s, fake_embedder)
 

@@ -68,7 +68,7 @@ def test_bread_question_abstains(sources_engine):
 
 
 def test_citations_hold_over_many_questions(sources_engine):
-    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "dev_sources.jsonl").open()]
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "train_dev_sources.jsonl").open()]
     answered = 0
     for q in questions:
         a = sources_engine.ask(q)

@@ -25,7 +25,7 @@ def reference(texts: list[str]) -> list[list[str]]:
 def test_tokenize_equals_bm25s_on_real_sentences_and_odd_text():
     docs, _ = load_all([SOURCES, DATA / "mini"])
     texts = [s.text for d in docs for s in split_sentences(d.text)] + ODD
-    questions = [json.loads(line)["question"] for f in ("dev_sources.jsonl", "dev_corpus.jsonl")
+    questions = [json.loads(line)["question"] for f in ("train_dev_sources.jsonl", "train_dev_corpus.jsonl")
                  for line in (ROOT / "eval" / f).read_text().splitlines() if line.strip()]
     assert len(texts) > 50
     for group in (texts, questions, ODD, ODD[:1], ["x"] * 3):

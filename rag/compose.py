@@ -1,0 +1,188 @@
+"""Ranked passages → an extractive ``Answer`` chosen by the learned selector (``rag.selector``).
+
+Every answer unit of the top passages (a sentence, two adjacent sentences, a whole list) is scored; the
+best unit is quoted, then further units that score close to it, under a word budget and from at most
+two passages. A two-part question ("what did X launch, and with whom?") first takes the best unit for
+each part. The abstention model then decides, from the best unit and the question, whether the
+sources answer at all; a question asking for a name, place, date, duration, count or amount gets a
+``short_answer`` cut from the quoted sentence when one is there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import entities
+from .abstain import unknown_names
+from .answer import ABSTAIN_MESSAGE, _assemble, _covering_chunk
+from .features import FEATURES, Table, Unit, matrix, units
+from .question import QuestionInfo, analyse
+from .retrieval import index_idf
+from .selector import ABSTAIN_FEATURES, Model
+from .types import Answer, Hit, ShortAnswer
+
+if TYPE_CHECKING:
+    from .store import Index
+
+_F = {n: i for i, n in enumerate(FEATURES)}
+_WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date", "count": "a number",
+         "duration": "a duration", "person": "a name", "organisation": "an organisation", "place": "a place"}
+
+
+def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model
+               ) -> tuple[Table, list[Unit], np.ndarray, np.ndarray]:
+    """(the question's sentence table, its units, their features, their probabilities)."""
+    info = analyse(question)
+    passages = [h.row for h in hits[:model.policy.select_passages]]
+    table = Table(index, info, q, passages, index_idf(index))
+    cands = units(index, table, model.policy.seeds)
+    x = matrix(table, cands, passages, [h.dense or 0.0 for h in hits])
+    return table, cands, x, model.selector.proba(x) if len(cands) else np.zeros(0)
+
+
+def part_probabilities(table: Table, cands: list[Unit], hits: list[Hit], model: Model) -> list[np.ndarray] | None:
+    """For a two-part question, each unit's probability of answering each part."""
+    info = table.info
+    if len(info.parts) < 2:
+        return None
+    passages = [h.row for h in hits[:model.policy.select_passages]]
+    return [model.selector.proba(matrix(table, cands, passages, [h.dense or 0.0 for h in hits],
+                                        QuestionInfo(p, analyse(p).asks, info.definition, info.why, info.wants_list,
+                                                     (p,))))
+            for p in info.parts]
+
+
+def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, hits: list[Hit]) -> np.ndarray:
+    """The ``ABSTAIN_FEATURES`` of a question, from its best unit and its passages."""
+    vocab = index.bm25.vocab_dict if index.bm25 is not None else {}
+    order = np.argsort(-p)
+    best = x[order[0]] if len(order) else np.zeros(len(FEATURES))
+    return np.array([
+        p[order[0]] if len(order) else 0.0,
+        best[_F["cos_max"]], best[_F["overlap"]], best[_F["type_missing"]],
+        float(bool(unknown_names(info.text, vocab))), float(x[:, _F["cos_max"]].max()) if len(x) else 0.0,
+        float(any(h.bm25 for h in hits)),
+    ], dtype=np.float64)
+
+
+def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, words: list[int],
+         model: Model, part_p: list[np.ndarray] | None = None) -> list[int]:
+    """Positions of the units to quote: each part's best first, then the rest by probability."""
+    pol = model.policy
+    chosen: list[int] = []
+    used: set[int] = set()
+    passages: list[int] = []
+    total = 0
+
+    def take(i: int, force: bool = False) -> bool:
+        nonlocal total
+        u = cands[i]
+        if used.intersection(u.rows):
+            return False
+        if u.passage not in passages and len(passages) >= pol.max_passages and not force:
+            return False
+        if chosen and total + words[i] > pol.max_words and not (force and u.kind != "list"):
+            return False
+        chosen.append(i)
+        used.update(u.rows)
+        total += words[i]
+        if u.passage not in passages:
+            passages.append(u.passage)
+        return True
+
+    order = np.argsort(-p, kind="stable")
+    if not len(order):
+        return []
+    take(int(order[0]))
+    for pp in part_p or []:
+        best = int(np.argmax(pp))
+        if pp[best] >= pol.min_p and not used.intersection(cands[best].rows):
+            take(best, force=True)
+    floor = max(pol.min_p, pol.relative * float(p[order[0]]))
+    for i in order[1:]:
+        if len(chosen) >= pol.max_units or p[i] < floor:
+            break
+        take(int(i))
+    return chosen
+
+
+def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model, shown: int) -> Answer:
+    """The answer to ``question`` from the ranked ``hits`` (``shown`` of them listed as retrieved)."""
+    listed = tuple(hits[:shown])
+    if not hits:
+        return Answer(question, "", True, (), (), listed, 0.0, ABSTAIN_MESSAGE, index_id=index.index_id)
+    table, cands, x, p = candidates(index, question, q, hits, model)
+    info = table.info
+    if not cands:
+        return Answer(question, "", True, (), (), listed, 0.0, ABSTAIN_MESSAGE, index_id=index.index_id)
+    arow = abstain_row(index, info, x, p, hits)
+    answerable = float(model.abstain.proba(arow[None, :])[0])
+    if answerable < model.policy.abstain_below:
+        return Answer(question, "", True, (), (), listed, answerable, _why_not(index, info, arow),
+                      index_id=index.index_id)
+    part_p = part_probabilities(table, cands, hits, model)
+    words = [sum(table.static[r].words for r in u.rows) for u in cands]
+    chosen = pick(info, cands, x, p, words, model, part_p)
+    rows, home, scores = _layout(index, hits, cands, chosen, p)
+    answer = _assemble(index, question, list(listed), rows, scores, home, answerable)
+    short = None
+    if info.asks and float(p[chosen[0]]) >= model.policy.short_min_p:
+        short = short_answer(index, info, [cands[i] for i in chosen], answer)
+    return Answer(answer.question, answer.answer, False, answer.sentences, answer.citations, listed, answerable,
+                  index_id=index.index_id, short_answer=short)
+
+
+def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int], p: np.ndarray
+            ) -> tuple[list[int], dict[int, int], dict[int, float]]:
+    """Sentence rows in the order shown (the best unit's document first, reading order inside one
+    document), the passage each is cited to, and each row's score."""
+    home: dict[int, int] = {}
+    scores: dict[int, float] = {}
+    doc_order: list[int] = []
+    for i in chosen:
+        u = cands[i]
+        ci = hits[u.passage].row
+        start = int(index.chunk_sent_lo[ci])
+        inside = all(start <= r < start + len(index.chunks[ci].sentences) for r in u.rows)
+        if not inside:
+            ci = _covering_chunk(index, list(u.rows), [ci]) or ci
+        for r in u.rows:
+            start = int(index.chunk_sent_lo[ci])
+            home[r] = ci if start <= r < start + len(index.chunks[ci].sentences) else int(index.sentence_chunk[r])
+            scores[r] = max(scores.get(r, 0.0), float(p[i]))
+        doc = int(index.sentence_rows[u.rows[0]][0])
+        if doc not in doc_order:
+            doc_order.append(doc)
+    rows = sorted(home, key=lambda r: (doc_order.index(int(index.sentence_rows[r][0])), r))
+    return rows, home, scores
+
+
+def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: Answer) -> ShortAnswer | None:
+    """The first span of the asked kind in the quoted sentences, best unit first; None when none."""
+    kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
+    qlow = info.text.lower()
+    by_start = {c.start: c for c in answer.citations}
+    for kind in kinds:
+        for u in chosen:
+            for r in u.rows:
+                doc, sent = index.sentence(r)
+                for m in entities.find(sent.text, kind or ""):
+                    if m.text.lower() in qlow:
+                        continue
+                    c = by_start.get(sent.start)
+                    if c is None:
+                        continue
+                    return ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or "")
+    return None
+
+
+def _why_not(index: Index, info: QuestionInfo, arow: np.ndarray) -> str:
+    vocab = index.bm25.vocab_dict if index.bm25 is not None else {}
+    missing = unknown_names(info.text, vocab)
+    if missing:
+        return f"{ABSTAIN_MESSAGE} The sources never mention {', '.join(missing)}."
+    if info.asks and arow[ABSTAIN_FEATURES.index("type_missing")]:
+        return f"{ABSTAIN_MESSAGE} No passage close to the question gives {_WHAT[info.asks]}."
+    return ABSTAIN_MESSAGE

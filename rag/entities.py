@@ -1,0 +1,124 @@
+"""Spans of the kinds of short answer a question can ask for, found in a sentence by rules.
+
+>>> [m.text for m in find("Secretary of State Antony Blinken spoke in San Francisco on May 6, 2024.", "person")]
+['Antony Blinken']
+>>> [m.text for m in find("Report within 72 hours of a covered incident.", "duration")]
+['72 hours']
+>>> [m.text for m in find("The Administration is investing $65 billion in broadband.", "amount")]
+['$65 billion']
+>>> [m.text for m in find("It was unveiled at the RSA Conference in San Francisco.", "place")]
+['RSA Conference', 'San Francisco']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_NUM_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+              "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+              "a dozen|dozens|several|a few")
+_UNITS = "hours?|days?|weeks?|months?|years?|minutes?|decades?"
+_GENERIC = set("""united states national department strategy strategic cyber cybersecurity security office act law
+agency house white international digital policy council administration federal government executive order plan
+framework initiative program programme the a an this that these those it its our we they their in on of for and
+or to by with from at as state states american americans america internet infrastructure critical technology
+technologies data information public private sector sectors nation nations world global new secure open
+implementation fact sheet declaration future partners partner alliance president secretary director advisor
+adviser senior officials official administrations biden-harris biden harris memorandum section sec pillar
+objective strategic goal annex appendix table figure page chapter part background press call readout remarks
+memorandum bill act acts reporting resilience defense defence research development science""".split())
+_TITLES = ("Secretary|President|Vice President|Director|Deputy|Advisor|Adviser|Administrator|Ambassador|Senator|"
+           "Representative|Chairman|Chair|Commissioner|Minister|Prime Minister|Chancellor|General|Admiral|"
+           "Mr\\.|Ms\\.|Mrs\\.|Dr\\.")
+_ORG_WORDS = ("Department|Agency|Office|Council|Administration|Bureau|Commission|Task Force|Command|Institute|"
+              "Center|Centre|Board|Service|Services|Forum|Group|Committee|Union|Organization|Organisation|"
+              "Corps|Partnership|Coalition|Alliance|Foundation|Association|Congress|Senate|House|Cabinet|"
+              "Secretariat|Directorate|Division|Unit|Authority|Agencies|NATO|Quad")
+_CAP = r"[A-Z][a-zA-Z'’\-]+"
+_PATTERNS = {
+    "amount": re.compile(r"(?:US)?\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand))?|"
+                         r"\b\d[\d,.]*\s*(?:million|billion|trillion)\s+(?:dollars|USD)|\b\d[\d,.]*\s*dollars\b"),
+    "duration": re.compile(rf"\b(?:\d+|{_NUM_WORDS})(?:[\s-]+(?:to|or)[\s-]+\d+)?[\s-]+(?:{_UNITS})\b|"
+                           rf"\bwithin\s+(?:{_UNITS})\b", re.I),
+    "date": re.compile(rf"\b(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+(?:19|20)\d\d)?\b|\b(?:19|20)\d\d\b|"
+                       rf"\b(?:fiscal|FY)\s*(?:year\s*)?(?:19|20)?\d\d\b"),
+    "count": re.compile(rf"\b\d[\d,]*\b(?!\s*(?:%|percent|{_UNITS}))|\b(?:{_NUM_WORDS})\b(?![\s-]+(?:{_UNITS}))", re.I),
+    "organisation": re.compile(rf"\b(?:the\s+)?(?:(?:{_CAP}|of|for|and|on|the)\s+){{0,6}}(?:{_ORG_WORDS})"
+                               rf"(?:\s+(?:of|for|on)(?:\s+the)?(?:\s+{_CAP}){{1,4}})?\b|\b[A-Z]{{2,6}}s?\b(?=[^a-z]|$)"),
+    "person": re.compile(rf"(?:(?:{_TITLES})\s+(?:of\s+(?:State|Defense|Commerce|Homeland Security)\s+)?)?"
+                         rf"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"),
+    "place": re.compile(rf"\b(?:in|at|from|to|In|At)\s+((?:the\s+)?{_CAP}(?:\s+{_CAP}){{0,3}})"),
+}
+_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")  # a capitalised word inside a sentence
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_ITEM_NUMBER = re.compile(r"\d{1,2}[.)]\s")  # "2. Train every dock worker": a list number, not a count
+
+
+@dataclass(frozen=True)
+class Match:
+    text: str
+    start: int  # offsets into the sentence
+    end: int
+    kind: str
+
+
+def find(sentence: str, kind: str) -> list[Match]:
+    """Spans of ``kind`` in ``sentence``, in order."""
+    out: list[Match] = []
+    for m in _PATTERNS[kind].finditer(sentence):
+        group = 1 if m.re.groups else 0
+        start, text = m.start(group), m.group(group)
+        if kind == "person":
+            text, start = _person(text, start)
+            if not text or re.search(r"\b(in|at|from|to|of)\s+$", sentence[max(0, start - 6):start]):
+                continue
+        elif kind == "organisation":
+            stripped = re.sub(r"^[Tt]he\s+", "", text)
+            start += len(text) - len(stripped)
+            text = stripped
+            if text.lower() in _GENERIC or len(text) < 2:
+                continue
+        elif kind == "place":
+            stripped = re.sub(r"^[Tt]he\s+", "", text)
+            start += len(text) - len(stripped)
+            text = stripped
+            words = text.split()
+            if all(w.lower() in _GENERIC for w in words) or re.fullmatch(_MONTHS, words[0]):
+                continue
+        elif kind == "count":
+            if _YEAR.match(text) or sentence[max(0, start - 1):start] == "$" or _ITEM_NUMBER.match(sentence[start:]) \
+                    and not sentence[:start].strip():
+                continue
+        out.append(Match(text, start, start + len(text), kind))
+    return out
+
+
+def _person(text: str, start: int) -> tuple[str, int]:
+    """Strip the title; keep only names with no generic word (not "National Cyber", "United States")."""
+    title = re.match(rf"(?:(?:{_TITLES})\s+(?:of\s+(?:State|Defense|Commerce|Homeland Security)\s+)?)", text)
+    if title:
+        start += title.end()
+        text = text[title.end():]
+    words = [w.strip(".") for w in text.split()]
+    if len(words) < 2 or any(w.lower() in _GENERIC for w in words):
+        return "", start
+    return text, start
+
+
+def has(sentence: str, kind: str, question: str = "") -> bool:
+    """Whether ``sentence`` holds a span of ``kind`` that the question does not already contain; a
+    "who" question is also answered by an organisation or any other proper name."""
+    q = question.lower()
+    if any(m.text.lower() not in q for m in find(sentence, kind)):
+        return True
+    if kind == "person":
+        return has(sentence, "organisation", question) or any(
+            w.lower() not in q and w.lower() not in _GENERIC for w in _NAME.findall(sentence))
+    return False
+
+
+def kinds_in(sentence: str) -> frozenset[str]:
+    """Every kind with at least one span in ``sentence``."""
+    return frozenset(k for k in _PATTERNS if _PATTERNS[k].search(sentence) and find(sentence, k))

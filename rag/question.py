@@ -1,0 +1,98 @@
+"""What a question asks for: the kind of short answer, a definition, a reason, a list, or two things.
+
+Pure rules over the question's words, read by the answer selector's features, the short-answer
+extractor and the abstention checks.
+
+>>> analyse("Who unveiled the plan?").asks, analyse("How long do they have to report?").asks
+('person', 'duration')
+>>> analyse("Which four areas does it cover?").asks is None  # a count word is not a count question
+True
+>>> analyse("what does SBOM mean").definition, analyse("why bother with memory-safe languages?").why
+(True, True)
+>>> analyse("What did Blinken launch, and with whom?").parts
+('What did Blinken launch?', 'with whom?')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ORG_NOUNS = (r"agenc(?:y|ies)|organi[sz]ations?|office|department|body|entity|entities|compan(?:y|ies)|"
+              r"group|council|institution|bureau|team|administration|government|country|countries|nations?|"
+              r"partners?|allies")
+_ASKS: list[tuple[str, re.Pattern[str]]] = [
+    ("amount", re.compile(r"\bhow much (money|funding|funds?|cash|budget|investment|is (being )?(spent|invested))|"
+                          r"\bhow much\b.*\b(cost|spend|spent|spending|invest|allocat|fund|pay|paid|dollars?)|"
+                          r"\bwhat(?:'s| is| was)? the (total )?(budget|price|cost|amount|funding)\b|"
+                          r"\bhow (many|much) dollars\b|\bdollar (amount|figure)\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b|\bhow (soon|quickly|fast)\b|\bhow much time\b|"
+                            r"\b(within|in) (how many|what) (hours|days|weeks|months|years|time)\b|"
+                            r"\bwhat (is the )?(deadline|time ?frame|timeline|period|window)\b", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bnumber of\b|\bhow much\b(?!.*\b(money|fund|cost|spend|budget))", re.I)),
+    ("date", re.compile(r"^\s*(and )?when\b|\bwhen (was|were|did|is|will|does|do)\b|\b(what|which) (exact )?"
+                        r"(date|day|year|month)\b|\bon what date\b|\bby when\b|\bwhat year\b|\bsince when\b", re.I)),
+    ("place", re.compile(r"^\s*(and )?where\b|\bwhere (was|were|did|is|will|does|do)\b|\b(in|at) (what|which) "
+                         r"(city|country|place|location|venue|event|conference)\b|\b(what|which) (city|venue|"
+                         r"location|place|conference|event)\b", re.I)),
+    ("organisation", re.compile(rf"\b(which|what) ({_ORG_NOUNS})\b|\bwho(?:'s| is| are)? (in charge|responsible|"
+                                rf"leads?|leading|runs?|coordinat|oversees?|overseeing)\b", re.I)),
+    ("person", re.compile(r"^\s*(and )?(who|whom|whose)\b|\bwho(?:'s| is| was| did| made| gave| said)\b|"
+                          r"\bwith whom\b|\bby whom\b|\bwhat (is|was) (his|her) name\b|\bwhich (official|person|"
+                          r"secretary|advisor|adviser|president)\b", re.I)),
+]
+_DEFINITION = re.compile(r"^\s*(so )?(what|who)(?:'s| is| are| was| were) (an? |the )?[\w .'’/-]{1,40}\??\s*$|"
+                         r"\bdefin|\bwhat does .* (mean|stand for)\b|\bmeaning of\b|\bstands? for\b|"
+                         r"\bwhat do (they|you|we) mean by\b|\bexplain\b|\bwhat('s| is) meant by\b", re.I)
+_WHY = re.compile(r"^\s*(and |so )?why\b|\bwhat is the (reason|point|purpose|rationale|goal)\b|\bfor what reason\b|"
+                  r"\bwhat for\b|\bhow come\b|\bwhat('s| is) behind\b|\bmotivat|\bpurpose\b", re.I)
+_LIST = re.compile(r"\b(what|which) (are|were) the\b|\blist\b|\bname (the|all)\b|\b(areas|pillars|goals|"
+                   r"principles|objectives|priorities|steps|ways|things|ideas|lines of effort|components|elements|"
+                   r"actions|measures|requirements|categories|parts|points|themes|commitments|sectors|efforts|"
+                   r"initiatives|areas of action|shifts)\b", re.I)
+_WH = r"(?:who|whom|what|when|where|why|how|which|whose|with whom|by whom|to whom)"
+_SPLIT = re.compile(rf"(?:,\s*(?:and|but|plus)\s+|\s+and\s+(?=(?:also\s+)?{_WH}\b)|\?\s+(?=(?:and\s+)?{_WH}\b)|;\s*)",
+                    re.I)
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    text: str
+    asks: str | None  # person | organisation | place | date | duration | count | amount
+    definition: bool
+    why: bool
+    wants_list: bool
+    parts: tuple[str, ...]  # two-part questions: each part; else just the question
+
+
+def expected(question: str) -> str | None:
+    """The kind of short answer the question asks for, or None."""
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def split_parts(question: str) -> tuple[str, ...]:
+    """A two-part question cut on its own structure ("X, and Y?", "X and where Y?", "X? Why Y?").
+
+    >>> split_parts("Who announced it and where?")
+    ('Who announced it?', 'where?')
+    >>> split_parts("What are the four areas of action?")
+    ('What are the four areas of action?',)
+    """
+    pieces = [p.strip(" ,;?") for p in _SPLIT.split(question.strip())]
+    pieces = [p for p in pieces if len(re.findall(r"\w+", p)) >= 1]
+    if len(pieces) < 2 or len(pieces) > 3:
+        return (question.strip(),)
+    # the later part must ask something of its own, not continue a noun phrase ("X and Y policy")
+    if not all(re.match(rf"(?:also\s+)?{_WH}\b", p, re.I) or p is pieces[0] for p in pieces):
+        return (question.strip(),)
+    return tuple(p + "?" for p in pieces)
+
+
+def analyse(question: str) -> QuestionInfo:
+    parts = split_parts(question)
+    asks = expected(parts[0]) if len(parts) > 1 else expected(question)
+    return QuestionInfo(question, asks, bool(_DEFINITION.search(question)) and asks is None,
+                        bool(_WHY.search(question)), bool(_LIST.search(question)), parts)

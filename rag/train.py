@@ -1,0 +1,310 @@
+"""``rag train``: fit the answer selector (``rag.selector``) on the train questions.
+
+    train*.jsonl ──ask each──▶ candidate passages + answer units, labelled by the gold evidence
+                 ──fit──▶ ranker, selector, abstention (logistic regressions) ──grid──▶ policy ──▶ selector.json
+
+Labels: a passage is relevant when it covers one of the question's evidence spans (the evaluator's
+rule, ``rag.metrics.covers``); a unit's label is the share of the spans it covers. The selector's
+probabilities used to fit the abstention model and to choose the policy are out-of-fold (5 folds by
+question), so neither is fitted on probabilities the selector has memorised. Everything is
+deterministic: the same questions and index give the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import metrics as M
+from .compose import abstain_row, pick
+from .evaluation import EvidenceCheck, Question
+from .features import FEATURES, Table, Unit, matrix, units
+from .question import QuestionInfo, analyse
+from .rerank import SIGNALS, gather
+from .retrieval import index_idf
+from .selector import ABSTAIN_FEATURES, Linear, Model, Policy
+
+FOLDS = 5
+GRID = {"relative": (0.3, 0.45, 0.6, 0.75), "min_p": (0.1, 0.2, 0.3), "max_words": (50, 60, 70, 85),
+        "max_units": (2, 3, 4)}
+WORD_CEILING = 60  # the train median answer length the policy must stay under (the target is 70 on test)
+
+
+# the direction each feature may push, where it is known: a weight fitted against it (collinear features,
+# or a question bank whose unanswerable questions are written to sound answerable) would not transfer
+SIGNS = {
+    "ranker": {"dense": 1, "dense_recip": 1, "bm25_rel": 1, "bm25_recip": 1, "sent_max": 1, "sent_top2": 1,
+               "sent_recip": 1, "title_overlap": 1},
+    "selector": {"cos_max": 1, "cos_mean": 1, "cos_first": 1, "overlap": 1, "overlap_first": 1, "part_overlap": 1,
+                 "type_has": 1, "type_missing": -1, "type_first": 1, "def_pattern": 1, "def_missing": -1,
+                 "why_causal": 1, "heading": -1, "title": -1, "short": -1, "passage_recip": 1, "passage_score": 1,
+                 "same_doc_top": 1, "colon_single": -1, "cos_gap": -1, "overlap_gap": -1, "cos_rank": 1,
+                 "overlap_rank": 1},
+    "abstain": {"p_top": 1, "cos_max": 1, "overlap": 1, "type_missing": -1, "unknown_name": -1,
+                "passage_top": 1, "dense_top": 1, "sent_top": 1, "bm25_hit": 1},
+}
+PENALTY = 1.0  # L2 on the standardised weights (scikit-learn's C = 1)
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], weight: np.ndarray | None = None,
+               signs: dict[str, int] | None = None) -> Linear:
+    """Logistic regression on standardised features, L2-penalised, each weight held to its sign in
+    ``signs`` (L-BFGS-B with bounds); classes balanced unless ``weight`` is given."""
+    from scipy.optimize import minimize
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = (x - mean) / scale
+    y = y.astype(np.float64)
+    if weight is None:
+        pos = max(y.sum(), 1.0)
+        weight = np.where(y > 0, len(y) / (2 * pos), len(y) / (2 * max(len(y) - pos, 1.0)))
+    w = weight / weight.sum()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        logit = z @ theta[:-1] + theta[-1]
+        p = 1.0 / (1.0 + np.exp(-logit))
+        value = float(np.sum(w * (np.logaddexp(0.0, logit) - y * logit))) + PENALTY / (2 * len(y)) * \
+            float(theta[:-1] @ theta[:-1])
+        grad = np.append(z.T @ (w * (p - y)) + PENALTY / len(y) * theta[:-1], np.sum(w * (p - y)))
+        return value, grad
+
+    signs = signs or {}
+    bounds = [(0.0, None) if signs.get(n) == 1 else (None, 0.0) if signs.get(n) == -1 else (None, None)
+              for n in names] + [(None, None)]
+    theta = minimize(loss, np.zeros(len(names) + 1), jac=True, method="L-BFGS-B", bounds=bounds,
+                     options={"maxiter": 2000}).x
+    return Linear(names, theta[:-1].astype(np.float64), float(theta[-1]), mean, scale)
+
+
+def soft_fit(x: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> Linear:
+    """Logistic regression on soft labels in [0, 1]: each row twice, weighted by its label and 1 - label."""
+    pos = labels.sum()
+    w_pos = len(labels) / (2 * max(pos, 1e-9))
+    w_neg = len(labels) / (2 * max(len(labels) - pos, 1e-9))
+    xx = np.vstack([x, x])
+    yy = np.concatenate([np.ones(len(x)), np.zeros(len(x))])
+    ww = np.concatenate([labels * w_pos, (1 - labels) * w_neg])
+    keep = ww > 0
+    return fit_linear(xx[keep], yy[keep], names, ww[keep], SIGNS["selector"])
+
+
+@dataclass
+class Case:
+    """One question's candidates, features and labels."""
+
+    q: Question
+    info: QuestionInfo
+    hits: list[Any]
+    cands: list[Unit]
+    x: np.ndarray
+    labels: np.ndarray
+    words: list[int]
+    covers: list[list[bool]]  # per unit, per evidence span
+    passage_ok: dict[int, bool]  # chunk row → covers some span
+    part_x: list[np.ndarray]
+
+
+def passage_data(engine: Any, questions: list[Question], vectors: dict[str, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    index, check = engine.index, EvidenceCheck(engine.index)
+    xs, ys = [], []
+    for q in questions:
+        if not q.answerable:
+            continue
+        c = gather(index, q.question, vectors[q.id], engine.settings.candidates, index_idf(index))
+        allowed = check.allowed(q)
+        xs.append(c.signals)
+        ys.append([any(check.cover(q, index.chunks[int(r)].doc_id, index.chunks[int(r)].text, allowed))
+                   for r in c.rows])
+    return np.vstack(xs), np.concatenate(ys).astype(int)
+
+
+def cases(engine: Any, questions: list[Question], vectors: dict[str, np.ndarray], ranker: Linear,
+          policy: Policy) -> list[Case]:
+    from .retrieval import retrieve
+
+    index, check, idf = engine.index, EvidenceCheck(engine.index), index_idf(engine.index)
+    out = []
+    for q in questions:
+        hits = retrieve(index, q.question, vectors[q.id], "learned", policy.select_passages,
+                        engine.settings.candidates, ranker=ranker)
+        info = analyse(q.question)
+        passages = [h.row for h in hits]
+        table = Table(index, info, vectors[q.id], passages, idf)
+        cands = units(index, table, policy.seeds)
+        x = matrix(table, cands, passages, [h.dense or 0.0 for h in hits])
+        part_x = [matrix(table, cands, passages, [h.dense or 0.0 for h in hits],
+                         QuestionInfo(p, analyse(p).asks, info.definition, info.why, info.wants_list, (p,)))
+                  for p in info.parts] if len(info.parts) > 1 else []
+        texts = [" ".join(index.sentence_text(r) for r in u.rows) for u in cands]
+        allowed = check.allowed(q)
+        cov = [[M.covers(t, e) and (allowed is None or index.sentence(u.rows[0])[0].doc_id in allowed)
+                for e in q.evidence] for t, u in zip(texts, cands)]
+        labels = np.array([_label(index, u, cv, q.evidence) for u, cv in zip(cands, cov)])
+        ok = {h.row: any(check.cover(q, h.chunk.doc_id, h.chunk.text, allowed)) for h in hits}
+        out.append(Case(q, info, hits, cands, x, labels, [len(t.split()) for t in texts], cov, ok, part_x))
+    return out
+
+
+def _label(index: Any, u: Unit, cov: list[bool], evidence: tuple[str, ...]) -> float:
+    """The share of the spans the unit covers, times the share of its sentences that hold evidence (a
+    unit padded with sentences that answer nothing scores lower than the sentence alone)."""
+    if not any(cov):
+        return 0.0
+    texts = [index.sentence_text(r) for r in u.rows]
+    relevant = sum(any(M.token_coverage(e, t) >= 0.5 or M.token_coverage(t, e) >= 0.5 for e in evidence)
+                   for t in texts)
+    return sum(cov) / len(cov) * max(relevant, 1) / len(texts)
+
+
+def out_of_fold(data: list[Case]) -> list[np.ndarray]:
+    """Each case's unit probabilities from a selector fitted on the other folds."""
+    probs: list[np.ndarray] = [np.zeros(0)] * len(data)
+    for f in range(FOLDS):
+        train = [c for i, c in enumerate(data) if i % FOLDS != f and len(c.cands) and c.q.answerable]
+        model = soft_fit(np.vstack([c.x for c in train]), np.concatenate([c.labels for c in train]), FEATURES)
+        for i, c in enumerate(data):
+            if i % FOLDS == f and len(c.cands):
+                probs[i] = model.proba(c.x)
+    return probs
+
+
+def simulate(engine: Any, data: list[Case], probs: list[np.ndarray], model: Model) -> dict[str, float]:
+    """The answer metrics the policy would give (no abstention: answerable questions only)."""
+    recall, precision, words = [], [], []
+    for c, p in zip(data, probs):
+        if not c.q.answerable or not len(c.cands):
+            continue
+        part_p = [model.selector.proba(px) for px in c.part_x] or None
+        chosen = pick(c.info, c.cands, c.x, p, c.words, model, part_p)
+        covered = [any(c.covers[i][s] for i in chosen) for s in range(len(c.q.evidence))]
+        recall.append(sum(covered) / len(covered))
+        cited = {c.hits[c.cands[i].passage].row for i in chosen}
+        precision.append(sum(c.passage_ok.get(r, False) for r in cited) / len(cited))
+        words.append(sum(c.words[i] for i in chosen))
+    return {"answer_evidence_recall": float(np.mean(recall)), "citation_precision": float(np.mean(precision)),
+            "median_words": float(statistics.median(words))}
+
+
+def choose_policy(engine: Any, data: list[Case], probs: list[np.ndarray], model: Model) -> tuple[Policy, dict]:
+    best: tuple[float, Policy, dict] | None = None
+    for rel in GRID["relative"]:
+        for min_p in GRID["min_p"]:
+            for words in GRID["max_words"]:
+                for n in GRID["max_units"]:
+                    pol = replace(model.policy, relative=rel, min_p=min_p, max_words=words, max_units=n)
+                    m = simulate(engine, data, probs, replace(model, policy=pol))
+                    score = m["answer_evidence_recall"] + 0.5 * m["citation_precision"]
+                    if m["median_words"] > WORD_CEILING:
+                        score -= 10 + m["median_words"] / 100  # over the ceiling: only if nothing is under
+                    if best is None or score > best[0] + 1e-9:
+                        best = (score, pol, m)
+    assert best is not None
+    return best[1], best[2]
+
+
+def abstain_threshold(p: np.ndarray, answerable: np.ndarray) -> float:
+    """The threshold of best balanced accuracy (answered share of the answerable plus abstained share
+    of the unanswerable, halved) on out-of-fold probabilities; the lowest of equals."""
+    best, best_t = -1.0, 0.5
+    for t in sorted(set(np.round(p, 4).tolist())):
+        answered = float(np.mean(p[answerable] >= t))
+        abstained = float(np.mean(p[~answerable] < t)) if (~answerable).any() else 1.0
+        if (answered + abstained) / 2 > best + 1e-12:
+            best, best_t = (answered + abstained) / 2, t
+    return float(best_t)
+
+
+def train(engine: Any, questions: list[Question], say: Any = print) -> tuple[Model, dict[str, Any]]:
+    vecs = engine.embedder.encode([q.question for q in questions])
+    vectors = {q.id: v for q, v in zip(questions, vecs)}
+    say(f"ranker: {sum(q.answerable for q in questions)} answerable questions")
+    x, y = passage_data(engine, questions, vectors)
+    ranker = fit_linear(x, y, SIGNALS, signs=SIGNS["ranker"])
+    policy = Policy()
+    data = cases(engine, questions, vectors, ranker, policy)
+    say(f"selector: {sum(len(c.cands) for c in data)} units of {len(data)} questions")
+    answerable = [c for c in data if c.q.answerable and len(c.cands)]
+    selector = soft_fit(np.vstack([c.x for c in answerable]), np.concatenate([c.labels for c in answerable]), FEATURES)
+    probs = out_of_fold(data)
+    rows = np.array([abstain_row(engine.index, c.info, c.x, p, c.hits) if len(c.cands)
+                     else np.zeros(len(ABSTAIN_FEATURES)) for c, p in zip(data, probs)])
+    labels = np.array([c.q.answerable for c in data])
+    abstain = fit_linear(rows, labels.astype(int), ABSTAIN_FEATURES, signs=SIGNS["abstain"])
+    model = Model(ranker, selector, abstain, policy)
+    pol, sim = choose_policy(engine, data, probs, model)
+    oof = np.zeros(len(rows))
+    for f in range(FOLDS):
+        fold = np.arange(len(rows)) % FOLDS == f
+        oof[fold] = fit_linear(rows[~fold], labels[~fold].astype(int), ABSTAIN_FEATURES,
+                               signs=SIGNS["abstain"]).proba(rows[fold])
+    pol = replace(pol, abstain_below=abstain_threshold(oof, labels))
+    answered = float(np.mean(oof[labels] >= pol.abstain_below))
+    abstained = float(np.mean(oof[~labels] < pol.abstain_below)) if (~labels).any() else 1.0
+    sim |= {"answered": round(answered, 3), "abstained": round(abstained, 3)}
+    return replace(model, policy=pol), {"train_simulation": sim, "ranker_rows": int(len(y)),
+                                        "ranker_positives": int(y.sum())}
+
+
+def write(model: Model, path: Path, meta: dict[str, Any]) -> str:
+    body = model.to_json() | {"meta": meta}
+    body.pop("version", None)
+    text = json.dumps(body, indent=1, sort_keys=True)
+    version = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": version} | body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return version
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``rag train [FILES] --index DIR --out FILE``: the defaults train on eval/train*.jsonl."""
+    import argparse
+    import glob
+    import sys
+    import time
+
+    from .config import ROOT, from_env
+    from .engine import Engine
+    from .evaluation import QuestionError, load_questions
+    from .selector import DEFAULT_MODEL
+
+    p = argparse.ArgumentParser(prog="rag train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description="Fit the answer selector on the train questions.",
+                                epilog="example: rag build sources ../shared/corpus --index /tmp/ix && "
+                                       "rag train --index /tmp/ix")
+    p.add_argument("questions", nargs="*", help="question files (default: eval/train*.jsonl)")
+    p.add_argument("--index", default=None, help="an index holding the questions' documents")
+    p.add_argument("--out", default=str(DEFAULT_MODEL), help="where to write the model")
+    args = p.parse_args(argv)
+    files = args.questions or sorted(glob.glob(str(ROOT / "eval" / "train*.jsonl")))
+    if any(Path(f).name.startswith("test") for f in files):
+        print("rag train: refusing to train on a test file", file=sys.stderr)
+        return 2
+    try:
+        questions = load_questions(files)
+    except QuestionError as e:
+        print(f"rag train: {e}", file=sys.stderr)
+        return 2
+    settings = from_env().replace(index_dir=args.index)
+    engine = Engine(settings)
+    t0 = time.perf_counter()
+    model, stats = train(engine, questions, lambda m: print(m, file=sys.stderr))
+    digests = {Path(f).name: hashlib.sha256(Path(f).read_bytes()).hexdigest()[:12] for f in files}
+    meta = {"questions": len(questions), "files": digests, "index_id": engine.index.index_id,
+            "documents": len(engine.index.documents), "model": settings.model} | stats
+    version = write(model, Path(args.out), meta)
+    print(f"wrote {args.out} (version {version}) from {len(questions)} questions in "
+          f"{time.perf_counter() - t0:.0f}s; train simulation: {stats['train_simulation']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
