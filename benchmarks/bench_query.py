@@ -72,18 +72,42 @@ def ask_vs_floor(engine, questions: list[str], repeats: int) -> dict:
     return out
 
 
+def composers(engine, questions: list[str], repeats: int) -> dict:
+    """``Engine.ask`` p50 of today's shipped composer (learned ranker + selector) against the hand-set one it
+    replaced (hybrid RRF + ``rag.answer``), interleaved question by question on the same index and embedder."""
+    from rag.engine import Engine
+
+    legacy = Engine(engine.settings.replace(composer="legacy", mode="hybrid"), engine.embedder)
+    for q in questions[:3]:
+        legacy.ask(q)
+        engine.ask(q)
+    out: dict = {"legacy_p50": [], "learned_p50": [], "ratio_p50": []}
+    for _ in range(repeats):
+        times: dict = {"legacy": [], "learned": []}
+        for q in questions:
+            for name, e in (("legacy", legacy), ("learned", engine)):
+                t = time.perf_counter()
+                e.ask(q)
+                times[name].append(time.perf_counter() - t)
+        out["legacy_p50"].append(C.percentile(times["legacy"], 50))
+        out["learned_p50"].append(C.percentile(times["learned"], 50))
+        out["ratio_p50"].append(out["learned_p50"][-1] / out["legacy_p50"][-1])
+    return out
+
+
 def profile_path(engine, questions: list[str], top: int) -> str:
     """cProfile of retrieve + compose only (question vectors computed beforehand)."""
-    from rag.answer import compose
+    from rag.compose import compose
     from rag.retrieval import retrieve
 
-    s, index = engine.settings, engine.index
+    s, index, model = engine.settings, engine.index, engine.model
+    depth = max(s.k, model.policy.select_passages)
     vectors = engine.embedder.encode(questions)
     prof = cProfile.Profile()
     prof.enable()
     for q, v in zip(questions, vectors):
-        hits = retrieve(index, q, v, s.mode, s.k, s.candidates, s.rrf_k)
-        compose(index, q, v, hits, s)
+        hits = retrieve(index, q, v, s.mode, depth, s.candidates, s.rrf_k, ranker=model.ranker)
+        compose(index, q, v, hits, model, s.k)
     prof.disable()
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
@@ -94,20 +118,23 @@ def profile_path(engine, questions: list[str], top: int) -> str:
 
 def stage_split(engine, questions: list[str], repeats: int) -> dict:
     """Median per-question ms of each retrieval stage and of compose, on vectors computed beforehand."""
-    from rag.answer import compose
-    from rag.retrieval import bm25_search, dense_search, retrieve, tokenize
+    from rag.compose import compose
+    from rag.rerank import gather
+    from rag.retrieval import bm25_search, dense_search, index_idf, retrieve, tokenize
 
-    s, index = engine.settings, engine.index
+    s, index, model = engine.settings, engine.index, engine.model
+    depth = max(s.k, model.policy.select_passages)
     vectors = engine.embedder.encode(questions)
     steps = {
         "dense_search (FAISS)": lambda q, v: dense_search(index, v, s.candidates),
         "bm25 tokenize (bm25s + stemmer)": lambda q, v: tokenize([q]),
         "bm25_search (tokenize + get_scores + top)": lambda q, v: bm25_search(index, q, s.candidates),
-        "retrieve (hybrid: both + RRF + hits)": lambda q, v: retrieve(index, q, v, s.mode, s.k, s.candidates,
-                                                                     s.rrf_k),
+        "gather (three searches + signals)": lambda q, v: gather(index, q, v, s.candidates, index_idf(index)),
+        "retrieve (learned: gather + ranker + hits)": lambda q, v: retrieve(
+            index, q, v, s.mode, depth, s.candidates, s.rrf_k, ranker=model.ranker),
     }
     out: dict[str, list[float]] = {k: [] for k in steps}
-    out["compose"] = []
+    out["compose (learned selector)"] = []
     for _ in range(repeats):
         per: dict[str, list[float]] = {k: [] for k in out}
         for q, v in zip(questions, vectors):
@@ -115,10 +142,10 @@ def stage_split(engine, questions: list[str], repeats: int) -> dict:
                 t = time.perf_counter()
                 fn(q, v)
                 per[name].append(time.perf_counter() - t)
-            hits = retrieve(index, q, v, s.mode, s.k, s.candidates, s.rrf_k)
+            hits = retrieve(index, q, v, s.mode, depth, s.candidates, s.rrf_k, ranker=model.ranker)
             t = time.perf_counter()
-            compose(index, q, v, hits, s)
-            per["compose"].append(time.perf_counter() - t)
+            compose(index, q, v, hits, model, s.k)
+            per["compose (learned selector)"].append(time.perf_counter() - t)
         for k in out:
             out[k].append(C.percentile(per[k], 50))
     return out
@@ -384,6 +411,8 @@ def main() -> None:
     ap.add_argument("--batch-texts", type=int, default=256,
                     help="index texts encoded per batch-throughput run (default: 256)")
     ap.add_argument("--no-threads", action="store_true", help="skip the thread-settings section")
+    ap.add_argument("--composers-only", action="store_true",
+                    help="stop after the ask-vs-floor and composer tables")
     ap.add_argument("--no-startup", action="store_true", help="skip the cold start-up section")
     ap.add_argument("--startup-repeats", type=int, default=3,
                     help="cold starts of each face with each backend (default: 3)")
@@ -433,6 +462,15 @@ def main() -> None:
     print(C.table(rows, ["index", "embed", "retrieve", "compose", "floor: encode", "floor: FAISS search"]))
 
     full = engines["sources+corpus"]
+    comp = composers(full, questions, args.repeats)
+    results["composers"] = comp
+    print("\nComposers on sources+corpus, interleaved (Engine.ask p50, ms, median of repeats (min–max)):")
+    print(C.table([[C.mmm(comp["legacy_p50"], 1e3, 2), C.mmm(comp["learned_p50"], 1e3, 2),
+                    C.mmm(comp["ratio_p50"], 1, 2), "≤ 2"]],
+                  ["legacy (hybrid + rag.answer)", "learned (default)", "ratio learned/legacy", "target"]))
+    if args.composers_only:
+        print(f"\nraw figures: {C.save_json('query-composers', results)}")
+        return
     split = stage_split(full, questions, args.repeats)
     results["stages"] = split
     print("\nStages on sources+corpus (per-question p50, ms, question vectors precomputed):")

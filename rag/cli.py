@@ -15,8 +15,10 @@ EXAMPLES = {
     "build": "example: rag build ../shared/corpus sources --index /tmp/ix",
     "ask": 'example: rag ask --json "What are the four areas of action?"',
     "info": "example: rag info --index /tmp/ix",
-    "eval": "example: rag eval eval/dev_sources.jsonl --compare dense,bm25,hybrid --report report.html",
-    "serve": "example: rag serve --port 7860",
+    "eval": "example: rag eval eval/test_sources.jsonl --compare legacy,learned --report report.html",
+    "train": "example: rag build sources ../shared/corpus --index /tmp/ix && rag train --index /tmp/ix",
+    "serve": "example: rag serve --port 7860 --mcp",
+    "chat": "example: rag chat --source blinken-announces-international-cyber-strategy.txt --save chat.md",
 }
 
 
@@ -29,7 +31,7 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", formatter_class=fmt,
                                 description="Cited, extractive answers from your documents.",
                                 epilog='example: rag build && rag ask "Who announced the strategy?"')
-    sub = p.add_subparsers(dest="command", metavar="{build,ask,info,eval,serve}")
+    sub = p.add_subparsers(dest="command", metavar="{build,ask,chat,info,eval,train,serve}")
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--index", default=defaults.index_dir, help="index folder")
@@ -41,9 +43,14 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
     def querying(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default=defaults.mode,
-                        help="retrieval")
+        sp.add_argument("--mode", choices=("learned", "hybrid", "dense", "bm25"), default=defaults.mode,
+                        help="retrieval: learned (dense, BM25 and best-sentence search weighed by the trained ranker), "
+                        "hybrid (dense + BM25 by reciprocal rank), dense or bm25")
         sp.add_argument("--k", type=int, default=defaults.k, help="passages to answer from")
+
+    def scoping(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--source", action="append", default=argparse.SUPPRESS, metavar="NAME", dest="sources",
+                        help="search only this document (file name or title; repeat for more); default: all")
 
     b = sub.add_parser("build", help="index folders or files", formatter_class=fmt, epilog=EXAMPLES["build"],
                        description="Index .txt, .md, .html and .pdf files; only changed files are re-embedded.")
@@ -58,6 +65,19 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print the answer object as JSON")
     common(a)
     querying(a)
+    scoping(a)
+
+    c = sub.add_parser("chat", help="a conversation in the terminal (follow-ups, /new, /sources, Ctrl-D quits)",
+                       formatter_class=fmt, epilog=EXAMPLES["chat"],
+                       description="A conversation in the terminal: follow-ups such as 'Who announced it?' are "
+                       "resolved against the earlier turns. Commands: /new (forget the conversation), /sources "
+                       "(list the documents; /sources N|NAME ... to search only those, /sources all to reset), "
+                       "/save FILE.md, /help. Ctrl-D quits.")
+    c.add_argument("--save", default=None, metavar="FILE.md", help="write the conversation as Markdown after "
+                   "every turn")
+    common(c)
+    querying(c)
+    scoping(c)
 
     i = sub.add_parser("info", help="what is in the index", formatter_class=fmt, epilog=EXAMPLES["info"])
     i.add_argument("--json", action="store_true", help="print the manifest as JSON")
@@ -66,17 +86,26 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="measure retrieval, citations and answers on a question set",
                        formatter_class=fmt, epilog=EXAMPLES["eval"])
     e.add_argument("questions", nargs="+", help="question files (JSONL)")
-    e.add_argument("--compare", default=None, help="comma-separated modes to run side by side")
+    e.add_argument("--compare", default=None, help="comma-separated configurations to run side by side: "
+                   "retrieval modes (learned, hybrid, dense, bm25), legacy (the hand-set composer with hybrid "
+                   "search), learned (the trained ranker and selector), standalone (conversations' last turns "
+                   "asked without the conversation)")
     e.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write results as JSON")
     e.add_argument("--report", default=None, metavar="OUT.html", help="write an HTML report with charts")
     common(e)
     querying(e)
+
+    t = sub.add_parser("train", help="fit the answer selector on the train questions (rag train -h for its options)",
+                       formatter_class=fmt, epilog=EXAMPLES["train"], add_help=False)
+    t.add_argument("rest", nargs=argparse.REMAINDER)
 
     s = sub.add_parser("serve", help="start the browser chat", formatter_class=fmt, epilog=EXAMPLES["serve"])
     s.add_argument("--host", default="127.0.0.1", help="address to bind")
     s.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
     s.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
                    help="require this login (also RAG_AUTH)")
+    s.add_argument("--mcp", action="store_true", help="also serve the MCP server (tools ask, list_documents) at "
+                   "/mcp; the HTTP API is at /api (docs: /api/docs)")
     common(s)
     return p
 
@@ -87,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"rag: error: {e}", file=sys.stderr)
         return 2
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # its own parser (rag/train.py), options and all
+        from .train import main as train_main
+
+        return train_main(argv[1:])
     parser = _parser(defaults)
     args = parser.parse_args(argv)
     if not args.command:
@@ -138,9 +172,12 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .engine import Engine
+    from .engine import Engine, UnknownSource
 
-    answer = Engine(settings).ask(args.question)
+    try:
+        answer = Engine(settings).ask(args.question, sources=getattr(args, "sources", None))
+    except UnknownSource as e:
+        raise UsageError(str(e)) from None
     if args.json:
         print(json.dumps(answer.to_dict(), indent=1, ensure_ascii=False))
         return 0
@@ -159,6 +196,8 @@ def format_answer(answer) -> str:  # noqa: ANN001 - rag.types.Answer
             lines.append(f"  - {h.title} ({h.source}{page}): " + textwrap.shorten(h.chunk.text, 160))
         return "\n".join(lines)
     out = [answer.answer, "", "Sources:"]
+    if answer.short_answer is not None:
+        out[:0] = [f"Short answer: {' '.join(answer.short_answer.text.split())} [{answer.short_answer.citation}]", ""]
     for n in sorted({c.n for c in answer.citations}):
         cites = [c for c in answer.citations if c.n == n]
         c = cites[0]
@@ -170,6 +209,20 @@ def format_answer(answer) -> str:  # noqa: ANN001 - rag.types.Answer
             passage = passage[:a] + "»" + passage[a:b] + "«" + passage[b:]
         out.append(textwrap.indent(textwrap.fill(" ".join(passage.split()), width), "    "))
     return "\n".join(out)
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from . import chat
+    from .engine import Engine, UnknownSource
+
+    if args.save and not Path(args.save).resolve().parent.is_dir():
+        raise UsageError(f"--save: no folder {Path(args.save).resolve().parent}")
+    engine = Engine(settings)
+    engine.index  # noqa: B018 - a missing index is a usage error before the first prompt
+    try:
+        return chat.main(engine, getattr(args, "sources", None), save=args.save)
+    except UnknownSource as e:
+        raise UsageError(str(e)) from None
 
 
 def _info(args: argparse.Namespace, settings: Settings) -> int:
@@ -204,10 +257,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import ui
 
     return ui.main(["--host", args.host, "--port", str(args.port), "--index", settings.index_dir,
-                    "--model", settings.model] + (["--auth", args.auth] if args.auth else []))
+                    "--model", settings.model] + (["--auth", args.auth] if args.auth else [])
+                   + (["--mcp"] if args.mcp else []))
 
 
-COMMANDS = {"build": _build, "ask": _ask, "info": _info, "eval": _eval, "serve": _serve}
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from .train import main as train_main
+
+    return train_main(args.rest)
+
+
+COMMANDS = {"build": _build, "ask": _ask, "chat": _chat, "info": _info, "eval": _eval, "train": _train,
+            "serve": _serve}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -142,7 +142,8 @@ def units(index: Index, table: Table, seeds: int = 16) -> list[Unit]:
         add((r,), "sentence", p)
         for pair in ((r - 1, r), (r, r + 1)):
             if all(x in table.home and not table.is_title(x) for x in pair) \
-                    and table.home[pair[0]] <= p >= table.home[pair[1]]:
+                    and table.home[pair[0]] <= p >= table.home[pair[1]] \
+                    and index.sentence_rows[pair[0]][0] == index.sentence_rows[pair[1]][0]:
                 add(pair, "pair", p)
         st = table.static[r]
         if st.item or st.colon:

@@ -1,6 +1,7 @@
 """Passage candidates from three searches, ranked by weights learned from the train questions.
 
-The searches: dense over the passage vectors (FAISS), BM25 over the passage words, and dense over the
+The searches: dense over the passage vectors (FAISS), BM25 over the passage words (the question's
+acronyms and long forms expanded from the documents' own "Long Form (LF)" pairs), and dense over the
 sentence vectors the index already holds (a passage scored by its best sentence), which finds passages
 whose one answering sentence is drowned in a passage about something else. Each candidate gets the
 ``SIGNALS`` below; ``rag.selector.Model`` turns them into one score. Without a model the three rankings
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .acronyms import expand, mine
 from .retrieval import bm25_search, dense_search, tokenize
 
 if TYPE_CHECKING:
@@ -30,6 +32,18 @@ class Candidates:
     signals: np.ndarray  # (n, len(SIGNALS))
     dense: dict[int, float]
     bm25: dict[int, float]
+
+
+def acronyms(index: Index) -> dict[str, str]:
+    """The index's acronym table: recorded at build time, else mined from its passages once (small
+    indexes only: a large one without a table searches without expansion)."""
+    cached = getattr(index, "_acronyms", None)
+    if cached is None:
+        cached = index.manifest.get("acronyms")
+        if cached is None:
+            cached = mine(index.chunks[i].text for i in range(len(index.chunks))) if len(index.chunks) <= 20_000 else {}
+        index._acronyms = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _chunk_sentence_matrix(index: Index) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +81,7 @@ def gather(index: Index, question: str, q: np.ndarray, n: int, idf: dict[str, fl
            allowed: np.ndarray | None = None) -> Candidates:
     """Up to ``3 n`` candidate passages with their signals."""
     dense = dense_search(index, q, n, allowed)
-    lexical = bm25_search(index, question, n, allowed)
+    lexical = bm25_search(index, expand(question, acronyms(index)), n, allowed)
     grid, _ = _chunk_sentence_matrix(index)
     vectors = np.asarray(index.sentence_vectors)
     if len(index.sentence_rows) <= FULL_SENTENCE_SEARCH:

@@ -50,5 +50,59 @@ def test_bad_environment_setting_is_a_usage_error(monkeypatch, capsys):
 def test_help_shows_defaults_and_an_example(capsys):
     with pytest.raises(SystemExit):
         main(["ask", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"(default: {Settings().mode})" in out and "example: rag ask" in out
+
+
+@pytest.fixture
+def legacy_index(index, monkeypatch):
+    """The fake-embedder index, asked with the hand-set composer (the learned one needs the real model)."""
+    monkeypatch.setenv("RAG_COMPOSER", "legacy")
+    monkeypatch.setenv("RAG_MODE", "hybrid")
+    return index
+
+
+def test_ask_within_named_sources(legacy_index, capsys, monkeypatch):
+    import rag.engine
+
+    from .conftest import FakeEmbedder
+
+    monkeypatch.setattr(rag.engine, "make_embedder", lambda settings: FakeEmbedder())
+    assert main(["ask", "--json", "--index", legacy_index, "--model", "fake", "--source", "plan.md",
+                 "--source", "animals.txt", "What does the plan say?"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["scope"] == ["plan.md", "animals.txt"]
+    assert {h["source"] for h in answer["retrieved"]} <= {"plan.md", "animals.txt"}
+    assert main(["ask", "--index", legacy_index, "--model", "fake", "--source", "nope.md", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert "no document named 'nope.md'" in err and "birds.html" in err and err.count("\n") == 1
+
+
+def test_chat_mistakes_exit_2_with_one_line(legacy_index, capsys, monkeypatch):
+    import rag.engine
+
+    from .conftest import FakeEmbedder
+
+    monkeypatch.setattr(rag.engine, "make_embedder", lambda settings: FakeEmbedder())
+    assert main(["chat", "--index", legacy_index, "--model", "fake", "--source", "nope.md"]) == 2
+    assert "no document named 'nope.md'" in capsys.readouterr().err
+    assert main(["chat", "--index", legacy_index, "--model", "fake", "--save", "/no/such/folder/c.md"]) == 2
+    assert "--save: no folder /no/such/folder" in capsys.readouterr().err
+
+
+def test_chat_help_names_the_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["chat", "--help"])
     out = capsys.readouterr().out
-    assert "(default: hybrid)" in out and "example: rag ask" in out
+    assert "--save FILE.md" in out and "--source NAME" in out and "/sources" in out and "example: rag chat" in out
+
+
+@pytest.mark.parametrize("extra, passed", [([], []), (["--mcp"], ["--mcp"])])
+def test_serve_passes_mcp_to_the_chat_server(monkeypatch, extra, passed):
+    import sys
+    import types
+
+    seen: list[list[str]] = []
+    monkeypatch.setitem(sys.modules, "ui", types.SimpleNamespace(main=lambda argv: seen.append(argv) or 0))
+    assert main(["serve", "--port", "7999", *extra]) == 0
+    assert seen[0][:4] == ["--host", "127.0.0.1", "--port", "7999"] and seen[0][8:] == passed

@@ -1,0 +1,308 @@
+"""Follow-up questions → standalone questions, by rules over the earlier turns (no text generation).
+
+``resolve(question, history)`` replaces what a follow-up leans on with what it points to, and keeps
+the follow-up's own words (so its type, who/where/how many, stays):
+
+- a list item named by number: "and the second area?", "what does the third one mean?" → the item's
+  text from a numbered list in an earlier answer;
+- "what about X?" / "and X?" → the previous question with its last noun phrase replaced by X;
+- pronouns: "it"/"that strategy" → the previous question's topic if singular, else the name of the
+  document the previous answer cites; "they" → a plural topic; "he"/"she" → a person in the answer;
+- a bare "why?" / "when?" → that word with the previous question.
+
+A question that names its own topic ("What is an SBOM?") is left alone: ``understood_as`` is None.
+
+>>> turn = {"question": "What are the four areas of action?",
+...         "answer": "Four areas of action: [1]\\n1. Promote an open ecosystem; [1]\\n2. Align rights; [1]",
+...         "citations": [{"n": 1, "title": "Release of the International Cyberspace and Digital Policy Strategy"}]}
+>>> resolve("Who announced it?", [turn]).understood_as
+'Who announced the International Cyberspace Strategy?'
+>>> resolve("and the second area?", [turn]).understood_as
+'What is the second area of action: Align rights?'
+>>> resolve("What is an SBOM?", [turn])
+Resolved(question='What is an SBOM?', understood_as=None)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .ordinals import ORDINAL, list_reference
+from .phrases import (
+    COUNT_WORDS,
+    PREPOSITIONS,
+    WH,
+    Phrase,
+    document_name,
+    is_content,
+    list_items,
+    noun_phrases,
+    people,
+    plural,
+    singular,
+    words,
+)
+
+MAX_TURNS = 4  # how far back a reference may point
+_FRAGMENT = re.compile(r"^(?:(?:and|but|also|so|ok|okay|then)[,\s]+)?(?:(?:what|how)\s+about\s+|and\s+)(?P<x>.+?)"
+                       r"[\s?.!]*$", re.I)
+_QUESTION_START = frozenset("is are was were does do did can could will would should has have had tell explain "
+                            "describe list name give".split())
+_PRONOUNS = {"it": "sg", "its": "sg", "they": "pl", "them": "pl", "their": "pl", "he": "person", "him": "person",
+             "his": "person", "she": "person", "her": "person"}
+_DEMONSTRATIVE = ("this", "that", "these", "those")
+_BARE = re.compile(r"^(?P<w>why|how|when|where|who|what else)(?:\s+(?:so|not|exactly))?[\s?.!]*$", re.I)
+_MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """``question``: what to search (the standalone question, or the question as asked);
+    ``understood_as``: the same text when it differs from the question asked, else None."""
+
+    question: str
+    understood_as: str | None
+
+
+@dataclass(frozen=True)
+class _Turn:
+    asked: str  # the standalone form of the earlier question
+    answer: str
+    titles: tuple[str, ...]
+
+
+def resolve(question: str, history: Sequence[Any] | None) -> Resolved:
+    """The standalone form of ``question`` given earlier ``history`` turns (oldest first)."""
+    turns = _turns(history)
+    q = " ".join(str(question).split()) if isinstance(question, str) else ""
+    if not turns or not q:
+        return Resolved(q, None)
+    standalone = _rewrite(q, turns)
+    if standalone is None or standalone.rstrip("?. ").lower() == q.rstrip("?. ").lower():
+        return Resolved(q, None)
+    return Resolved(standalone, standalone)
+
+
+def _turns(history: Sequence[Any] | None) -> list[_Turn]:
+    """The last turns, most recent first; anything malformed is skipped, never an error."""
+    out: list[_Turn] = []
+    for t in list(history or [])[::-1]:
+        if not isinstance(t, dict) or not isinstance(t.get("question"), str):
+            continue
+        understood, answer, sentences, cites = (t.get(k) for k in ("understood_as", "answer", "sentences",
+                                                                     "citations"))
+        asked: str = understood if isinstance(understood, str) and understood else t["question"]
+        answer = answer if isinstance(answer, str) else ""
+        if not answer and isinstance(sentences, list):
+            answer = "\n".join(str(s.get("text", "")) for s in sentences if isinstance(s, dict))
+        cites = cites if isinstance(cites, list) else []
+        titles = tuple(dict.fromkeys(str(c["title"]) for c in cites if isinstance(c, dict) and c.get("title")))
+        out.append(_Turn(" ".join(asked.split()), answer, titles))
+        if len(out) == MAX_TURNS:
+            break
+    return out
+
+
+def _rewrite(q: str, turns: list[_Turn]) -> str | None:
+    m = _FRAGMENT.match(q)
+    if m:
+        rest = m.group("x")
+        first = words(rest)[0].lower() if words(rest) else ""
+        if first in WH or first in _QUESTION_START:
+            q = rest[0].upper() + rest[1:] + ("?" if q.rstrip().endswith("?") else "")  # "and who leads it?"
+        else:
+            return _ellipsis(rest, turns)
+    elif 0 < len(words(q)) <= 5 and words(q)[0].lower() not in WH | _QUESTION_START \
+            and any(w.lower() in WH for w in words(q)):
+        return _ellipsis(q, turns)  # "led by which agency?"
+    b = _BARE.match(q)
+    if b:
+        return f"{b.group('w').capitalize()}? ({turns[0].asked.rstrip('?')})"
+    if _MORE.match(q):
+        return turns[0].asked
+    return _replace_references(q, turns)
+
+
+def _ellipsis(fragment: str, turns: list[_Turn]) -> str | None:
+    """The previous question made to ask about ``fragment``: "the second area" → that list item;
+    "China" → the previous question about China instead; "for 2022" → the previous question for 2022;
+    "on what date" → that, about the previous question."""
+    item = list_reference(fragment, _pairs(turns))
+    if item:
+        ordinal, noun, text = item
+        if text:
+            return f"What is the {ordinal} {noun or 'item'}: {text}?"
+        return _with_context(f"What is the {ordinal} {noun}?", noun, turns[0].asked)
+    previous, x = turns[0].asked, fragment.strip(" ?.!")
+    ws = [w.lower() for w in words(x)]
+    if any(w in WH for w in ws):
+        return f"{x[0].upper()}{x[1:]} — {previous}"
+    if ws and ws[0] in PREPOSITIONS:
+        same = re.search(rf"\b{re.escape(ws[0])}\b", previous, re.I)
+        phrase = next((p for p in noun_phrases(previous) if same and p.start > same.end()), None)
+        if same and phrase:
+            return previous[:same.start()] + x + previous[phrase.end:]
+        return f"{previous.rstrip(' ?.!')} {x}?"
+    phrases = noun_phrases(previous)
+    if not phrases:
+        return f"{previous.rstrip(' ?.!')}: {x}?"
+    proper = any(w[0].isupper() for w in words(x))
+    head = singular(ws[-1]) if ws else ""
+    whole = [p for p in phrases if not p.part and not people(p.text)] or phrases
+    target = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]),
+                  None) or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
+    start, end = target.start, target.end
+    owner = re.search(r"[’']s\b", target.text)
+    if proper and owner:  # "the State Department's job" → "the NRC's job"
+        end = start + owner.start()
+    before, after = previous[:start], previous[end:]
+    for copula, other in _AGREEMENT:
+        if before.rstrip().lower().endswith(" " + copula) and plural(x) != (copula in ("are", "were", "do", "have")):
+            before = before.rstrip()[: -len(copula)] + other + " "
+            break
+    return before + x + after
+
+
+def _pairs(turns: list[_Turn]) -> list[tuple[str, str]]:
+    return [(t.asked, t.answer) for t in turns]
+
+
+def _with_context(question: str, noun: str, previous: str) -> str:
+    """``question`` followed by the previous question when ``noun`` alone does not say what it is of."""
+    if re.search(r"\b(?:of|in|for|on)\b", noun):
+        return question
+    return f"{question.rstrip()} ({previous.rstrip(' ?')})"
+
+
+def _replace_references(q: str, turns: list[_Turn]) -> str | None:
+    """Replace list references, demonstratives and pronouns in a full question; None if it has none."""
+    item = list_reference(q, _pairs(turns))
+    if item:
+        m = ORDINAL.search(q)
+        assert m is not None
+        ordinal, noun, text = item
+        if text:
+            return f"{q[:m.start()]}the {ordinal} {noun or 'item'} ({text}){q[m.end():]}".replace("  ", " ")
+        text = f"{q[:m.start()]}the {ordinal} {noun}{q[m.end():]}".replace("  ", " ")
+        return _with_context(text[0].upper() + text[1:], noun, turns[0].asked)
+    which = re.search(r"\bwhich\s+ones?\b", q, re.I)
+    lists = [lead for t in turns for lead, _ in list_items(t.answer) if lead]
+    if which and lists:
+        lead = re.sub(r"\s*:$", "", lists[0])
+        return f"{q[:which.start()]}{q[which.start():which.start() + 5]} of the {lead[0].lower()}{lead[1:]}" \
+               f"{q[which.end():]}"
+    tokens = list(re.finditer(r"[A-Za-z][\w’'-]*", q))
+    own = noun_phrases(q)
+    out, last, changed = [], 0, False
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        low = tok.group(0).lower()
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        replacement, end = None, tok.end()
+        if low in _DEMONSTRATIVE and nxt is not None and is_content(nxt.group(0)) and i > 0:
+            phrase = next((p for p in own if p.start == tok.start()), None)  # "that task force"
+            head = words(phrase.text)[-1] if phrase else nxt.group(0)
+            found = _antecedent(turns, head=head)
+            if not found and head.lower() in ("list", "lists", "ones", "things"):
+                found = _antecedent(turns, number="pl")  # "who can change that list?"
+            if found:
+                replacement, end = found, phrase.end if phrase else nxt.end()
+                while i + 1 < len(tokens) and tokens[i + 1].end() <= end:
+                    i += 1
+        elif low in ("this", "that") and (nxt is None or nxt.group(0).lower() in _AUX) and i > 0:
+            replacement = _antecedent(turns, number=None)
+        elif low in _PRONOUNS and not _dummy(tokens, i) and not _bound(low, tok.start(), own, q):
+            kind = _PRONOUNS[low]
+            name = _person(turns) if kind == "person" else _antecedent(turns, number=kind)
+            if name and low in ("its", "their", "his") or (low == "her" and nxt and is_content(nxt.group(0))):
+                replacement = f"{name}’s" if name else None
+            else:
+                replacement = name
+        if replacement:
+            out.append(q[last:tok.start()] + replacement)
+            last, changed = end, True
+        i += 1
+    if not changed:
+        return None
+    text = "".join(out) + q[last:]
+    return text[0].upper() + text[1:]
+
+
+def _dummy(tokens: list[re.Match[str]], i: int) -> bool:
+    """ "is it true that ...": an "it" that points at nothing."""
+    after = [t.group(0).lower() for t in tokens[i + 1:i + 3]]
+    return tokens[i].group(0).lower() == "it" and bool(after) and (
+        after[0] in _DUMMY_ADJ or (after[0] in ("is", "was") and len(after) > 1 and after[1] in _DUMMY_ADJ))
+
+
+def _bound(pronoun: str, at: int, own: list[Phrase], q: str) -> bool:
+    """Whether a possessive or he/she finds its antecedent earlier in the question itself: "What did
+    Sullivan say in his speech?", "What does the strategy say about its goals?"."""
+    before = [p for p in own if p.end <= at]
+    if pronoun in ("he", "him", "his", "she", "her"):
+        return any(p.proper and not p.text.lower().startswith("the ") for p in before)
+    return pronoun in ("its", "their") and bool(before)
+
+
+_AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("does", "do"), ("do", "does"),
+              ("has", "have"), ("have", "has"))
+_AUX = frozenset("is was are were does do did mean means say says include includes cover covers ? and or".split())
+_DUMMY_ADJ = frozenset("true possible important necessary likely clear known".split())
+
+
+
+def _antecedent(turns: list[_Turn], number: str | None = "sg", head: str | None = None) -> str | None:
+    """The phrase a pronoun or "that <head>" points to: the earlier questions' topics (most recent
+    first), then the subject of the previous answer, then the name of the document it cites."""
+    older = " ".join(t.asked for t in turns[1:]).lower()
+    for turn in turns:
+        candidates: list[Phrase] = [p for p in noun_phrases(turn.asked) if not p.asked]
+        # a phrase the conversation keeps coming back to ("CIRCIA" asked about, then "under it") comes first;
+        # a bare name ("Blinken") last: "it" is rarely a person
+        candidates.sort(key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
+        if turn.answer:
+            candidates += [_subject(p) for p in noun_phrases(turn.answer.split("\n")[0])[:1]]
+        for title in turn.titles[:1]:
+            name = document_name(title)
+            if name:
+                candidates.append(Phrase(name, 0, 0, False, True))
+        for p in candidates:
+            if people(p.text, who=turn.asked.lower().startswith("who")) and p.text in people(turn.answer, True):
+                continue  # "it" and "that strategy" are not a person
+            if head is not None:
+                if singular(head.lower()) in p.text.lower() or head.lower() in p.text.lower():
+                    return p.text
+            elif number is None or (number == "pl") == p.plural:
+                return p.text
+    return None
+
+
+def _bare_name(text: str) -> bool:
+    """A name without a determiner, not an acronym: likely a person or a place.
+
+    >>> _bare_name("Blinken"), _bare_name("CISA"), _bare_name("the Board")
+    (True, False, False)
+    """
+    ws = words(text)
+    return 0 < len(ws) <= 3 and all(w[0].isupper() and not w.isupper() for w in ws)
+
+
+def _subject(p: Phrase) -> Phrase:
+    """An answer's opening phrase as it would read inside a question: "Three guiding principles" →
+    "the three guiding principles"."""
+    first, _, rest = p.text.partition(" ")
+    if first.lower() in COUNT_WORDS and rest:
+        return Phrase(f"the {first.lower()} {rest}", p.start, p.end, p.plural, p.proper)
+    return p
+
+
+def _person(turns: list[_Turn]) -> str | None:
+    for turn in turns:
+        found = people(turn.asked, who=True) or people(turn.answer, who=turn.asked.lower().startswith("who"))
+        if found:
+            return found[0]
+    return None

@@ -1,0 +1,96 @@
+"""Which item of an earlier numbered list a follow-up names: "the second area", "the 3rd one",
+"number 2", "objective 6", "the last one".
+
+>>> turns = [("What are the four areas of action?", "Four areas of action: [1]\\n1. Promote a; [1]\\n2. Align b; [1]")]
+>>> list_reference("and the second area?", turns)
+('second', 'area of action', 'Align b')
+>>> list_reference("What is the first step?", turns) is None  # names no earlier list
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .phrases import COUNT_WORDS, DETERMINERS, ORDINALS, WH, list_items, noun_phrases, singular, words
+
+_NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_GENERIC = ("one", "item", "point", "number", "no", "line", "bullet", "entry")
+ORDINAL = re.compile(r"\b(?:the\s+)?(?P<o>" + "|".join(ORDINALS) + r"|\d{1,2}(?:st|nd|rd|th))"
+                     r"(?:\s+(?P<noun>[a-z]+))?\b|(?:\b(?:number|item|point|no\.)|#)\s*(?P<d>\d{1,2})\b"
+                     r"|\b(?P<noun2>[a-z]+)\s+(?P<d2>\d{1,2}|" + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
+_COUNTS = frozenset("two three four five six seven eight nine ten several many the key main".split())
+
+
+def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, str, str] | None:
+    """(ordinal word, the list's noun, the item text) for "the second area", "the 3rd one", "number 2",
+    "objective 6", from ``turns`` ((question, answer) pairs, most recent first): the item of a numbered
+    list in an earlier answer; with no list that long, the item text is "" and the noun comes from the
+    plural the previous question asked about ("the five pillars")."""
+    m = ORDINAL.search(text)
+    if not m:
+        return None
+    noun = (m.group("noun") or m.group("noun2") or "").lower()
+    generic = not noun or noun in _GENERIC or bool(re.search(r"\b(?:that|this|the) list\b", text, re.I))
+    for asked, answer in turns:
+        for lead, items in list_items(answer):
+            nouns = {singular(w.lower()) for w in words(lead + " " + asked)}
+            if not generic and singular(noun) not in nouns:
+                continue
+            n = _position(m, len(items))
+            if n is not None and n <= len(items):
+                return _ordinal(n), lead_noun(lead), items[n - 1]
+    previous = {singular(w.lower()) for w in words(turns[0][0])}
+    n = _position(m, 0)
+    if n is None or not (generic or singular(noun) in previous):
+        return None
+    many = next((p for p in noun_phrases(turns[0][0]) if p.plural and not p.part), None)
+    if many is not None:
+        return _ordinal(n), _one_of(many.text), ""
+    return (_ordinal(n), noun, "") if noun and noun != "one" else None
+
+
+def _ordinal(n: int) -> str:
+    return "last" if n == 0 else ORDINALS[n - 1] if n <= len(ORDINALS) - 1 else f"{n}th"
+
+
+def _one_of(phrase: str) -> str:
+    """ "the five pillars of the strategy" → "pillar of the strategy": one of the things named.
+
+    >>> _one_of("the guiding principles of the strategy"), _one_of("Which principles")
+    ('guiding principle of the strategy', 'principle')
+    """
+    ws = phrase.split()
+    while ws and ws[0].lower() in DETERMINERS | COUNT_WORDS | WH:
+        ws = ws[1:]
+    cut = next((i for i, w in enumerate(ws) if w.lower() in ("of", "in", "for", "on")), len(ws))
+    if cut:
+        ws[cut - 1] = singular(ws[cut - 1])
+    return " ".join(ws)
+
+
+def _position(m: re.Match[str], count: int) -> int | None:
+    raw = (m.group("o") or m.group("d") or m.group("d2") or "").lower()
+    if raw == "last":
+        return count  # 0 when the count is unknown: "the last one"
+    if raw in ORDINALS:
+        return ORDINALS.index(raw) + 1
+    if raw in _NUMBERS:
+        return _NUMBERS.index(raw) + 1
+    digits = re.sub(r"\D", "", raw)
+    return int(digits) if digits else None
+
+
+def lead_noun(lead: str) -> str:
+    """ "Four areas of action:" → "area of action"; the noun of one item of the list.
+
+    >>> lead_noun("Three guiding principles:"), lead_noun("It is the objective of the nation to:")
+    ('guiding principle', '')
+    """
+    ws = [w for w in words(lead.rstrip(": ")) if w.lower() not in _COUNTS]
+    if not ws or len(words(lead)) > 6:  # a whole sentence ("The strategy calls for ... in how ...:"): no noun
+        return ""
+    head = next((i for i, w in enumerate(ws) if w.lower() in ("of", "for", "to", "in")), len(ws)) - 1
+    ws[head] = singular(ws[head])
+    return " ".join(ws).lower() if not any(w.isupper() and len(w) > 1 for w in ws) else " ".join(ws)

@@ -1,0 +1,135 @@
+"""Follow-ups → standalone questions (rag.conversation), and the engine answering them."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from rag.config import Settings
+from rag.conversation import Resolved, resolve
+from rag.engine import Engine
+from rag.indexing import build
+
+from .conftest import SOURCES
+
+AREAS_ANSWER = ("Four areas of action: [1]\n"
+                "1. Promote, build and maintain an open, inclusive, secure and resilient digital ecosystem; [1]\n"
+                "2. Align rights-respecting approaches to digital and data governance with international "
+                "partners; [1]\n"
+                "3. Advancing responsible state behavior in cyberspace, and countering threats to cyberspace and "
+                "critical infrastructure by building coalitions and engaging partners; And [1]\n"
+                "4. Strengthen and build international partner digital and cyber capacity, including the ability to "
+                "combat cybercrime. [1]")
+STATE_TITLE = ("Release of United States’ International Cyberspace and Digital Policy Strategy – United States "
+               "Department of State")
+AREAS = {"question": "What are the four areas of action?", "answer": AREAS_ANSWER,
+         "citations": [{"n": 1, "title": STATE_TITLE, "source": "state-department.txt"}]}
+BLINKEN = {"question": "Who announced the strategy?",
+           "answer": "U.S. Secretary of State Antony Blinken recently announced a new international cyber strategy "
+                     "aimed at ensuring a secure, open, and vibrant technological future. [1]",
+           "citations": [{"n": 1, "title": "Blinken announces international cyber strategy"}]}
+
+
+def understood(question: str, *turns: dict) -> str | None:
+    return resolve(question, list(turns)).understood_as
+
+
+@pytest.mark.parametrize("question, turns, expected", [
+    # pronoun: a plural topic cannot be "it", so "it" is what the cited document is about
+    ("Who announced it?", [AREAS], "Who announced the International Cyberspace Strategy?"),
+    ("What are they meant to achieve?", [AREAS], "What are the four areas of action meant to achieve?"),
+    ("What does it rest on?", [{"question": "What is digital solidarity?"}], "What does digital solidarity rest on?"),
+    ("Where did he announce it?", [BLINKEN],
+     "Where did U.S. Secretary of State Antony Blinken announce the strategy?"),
+    ("When was it passed?", [{"question": "How quickly must they report incidents under CIRCIA?",
+                              "understood_as": "How quickly must critical infrastructure report incidents under "
+                                               "CIRCIA?"}, {"question": "What is CIRCIA?"}][::-1],
+     "When was CIRCIA passed?"),
+    ("Who leads that task force?", [{"question": "What is the Joint Ransomware Task Force?"}],
+     "Who leads the Joint Ransomware Task Force?"),
+    # a list item named by number, with or without the list's noun
+    ("and the second area?", [AREAS], "What is the second area of action: Align rights-respecting approaches to "
+                                      "digital and data governance with international partners?"),
+    ("what about the last one?", [AREAS], "What is the fourth area of action: Strengthen and build international "
+                                          "partner digital and cyber capacity, including the ability to combat "
+                                          "cybercrime?"),
+    ("Who is responsible for number 3?", [AREAS],
+     "Who is responsible for the third area of action (Advancing responsible state behavior in cyberspace, and "
+     "countering threats to cyberspace and critical infrastructure by building coalitions and engaging partners)?"),
+    # "what about X": the previous question, asked about X
+    ("What about Russia?", [{"question": "How does the strategy describe the cyber threat from China?"}],
+     "How does the strategy describe the cyber threat from Russia?"),
+    ("what about the guiding principles?", [AREAS], "What are the guiding principles?"),
+    ("what about digital solidarity?", [AREAS], "What is digital solidarity?"),
+    ("and for fiscal 2022 alone?", [{"question": "How much money is in the State and Local Cybersecurity Grant "
+                                                 "Program?"}],
+     "How much money is in the State and Local Cybersecurity Grant Program for fiscal 2022 alone?"),
+    ("And who calls it together?", [{"question": "What is the Cyber Safety Review Board meant to review?"}],
+     "Who calls the Cyber Safety Review Board together?"),
+    # a bare question word
+    ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
+])
+def test_follow_ups_become_standalone(question, turns, expected):
+    assert understood(question, *turns) == expected
+
+
+@pytest.mark.parametrize("question, turns", [
+    ("What is an SBOM?", [AREAS]),  # a topic switch is never merged
+    ("Who announced the strategy?", [AREAS]),
+    ("What did Sullivan call the first big challenge in his speech?", [AREAS]),  # "his" is Sullivan's
+    ("What does the strategy say about its goals?", [BLINKEN]),  # "its" is the strategy's
+    ("Is it true that the plan names Russia?", [BLINKEN]),  # an "it" that points at nothing
+    ("What are the threats that Russia poses?", [AREAS]),  # a relative "that"
+    ("What is the first step?", [AREAS]),  # an ordinal that names no earlier list
+    ("Who announced it?", []),  # nothing to lean on
+])
+def test_standalone_questions_are_left_alone(question, turns):
+    assert resolve(question, turns) == Resolved(question, None)
+
+
+def test_the_question_an_earlier_follow_up_was_understood_as_is_what_counts():
+    second = {"question": "and the second area?", "answer": AREAS_ANSWER,
+              "understood_as": "What is the second area of action: Align rights-respecting approaches?"}
+    assert understood("and the third one?", AREAS, second).startswith("What is the third area of action: Advancing")
+
+
+@pytest.mark.parametrize("history", [
+    None, [], [None, 3, "text", {"no": "question"}], [{"question": 5}], [{"question": "x", "answer": 7,
+                                                                            "sentences": "bad", "citations": [1]}],
+])
+def test_malformed_history_never_raises(history):
+    resolved = resolve("Who announced it?", history)
+    assert resolved.question in ("Who announced it?", "Who announced x?")
+
+
+def test_answer_sentences_stand_in_for_the_answer_text():
+    turn = {"question": "What are the four areas of action?",
+            "sentences": [{"text": line.rsplit(" [", 1)[0], "citation": 1} for line in AREAS_ANSWER.splitlines()]}
+    assert understood("and the second?", turn).startswith("What is the second area of action: Align")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, real_embedder):
+    folder = tmp_path_factory.mktemp("src")
+    for f in SOURCES.iterdir():
+        shutil.copy(f, folder)
+    s = Settings(index_dir=str(tmp_path_factory.mktemp("ix")))
+    build([folder], s, real_embedder)
+    return Engine(s, real_embedder)
+
+
+@pytest.mark.e2e
+def test_the_issue_conversation_is_answered(engine):
+    """The conversation from the issue, over sources/: the four areas, who announced it, the second area,
+    then a topic switch."""
+    history = [engine.ask("What are the four areas of action?").to_dict()]
+    who = engine.ask("Who announced it?", history=history)
+    assert who.understood_as and "Antony Blinken" in who.answer
+    assert any(c.source.startswith("blinken") for c in who.citations if "Blinken" in c.quote)
+    history.append(who.to_dict())
+    second = engine.ask("and the second area?", history=history)
+    assert "Align rights-respecting approaches to digital and data governance" in second.answer
+    history.append(second.to_dict())
+    sbom = engine.ask("What is an SBOM?", history=history)
+    assert sbom.understood_as is None and sbom.question == "What is an SBOM?"
