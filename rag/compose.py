@@ -71,6 +71,7 @@ def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, wo
          model: Model, part_p: list[np.ndarray] | None = None) -> list[int]:
     """Positions of the units to quote: each part's best first, then the rest by probability."""
     pol = model.policy
+    budget, most = (pol.list_words, pol.list_units) if info.wants_list else (pol.max_words, pol.max_units)
     chosen: list[int] = []
     used: set[int] = set()
     passages: list[int] = []
@@ -83,7 +84,7 @@ def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, wo
             return False
         if u.passage not in passages and len(passages) >= pol.max_passages and not force:
             return False
-        if chosen and total + words[i] > pol.max_words and not (force and u.kind != "list"):
+        if chosen and total + words[i] > budget and not (force and u.kind != "list"):
             return False
         chosen.append(i)
         used.update(u.rows)
@@ -102,7 +103,7 @@ def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, wo
             take(best, force=True)
     floor = max(pol.min_p, pol.relative * float(p[order[0]]))
     for i in order[1:]:
-        if len(chosen) >= pol.max_units or p[i] < floor:
+        if len(chosen) >= most or p[i] < floor:
             break
         take(int(i))
     return chosen

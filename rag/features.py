@@ -33,7 +33,7 @@ FEATURES = (
     "type_has", "type_missing", "type_first", "def_pattern", "def_missing", "why_causal",
     "backref_first", "pair", "pair_link", "is_list", "list_wanted", "list_items",
     "heading", "title", "short", "log_words", "passage_recip", "passage_score", "same_doc_top", "colon_single",
-    "first_of_doc", "cos_gap", "overlap_gap", "cos_rank", "overlap_rank",
+    "first_of_doc", "asks_back", "cos_gap", "overlap_gap", "cos_rank", "overlap_rank",
 )
 _RELATIVE = 4  # the last four: each unit against the question's best (filled after the others)
 MAX_LIST_ITEMS = 12
@@ -41,6 +41,8 @@ _BACKREF = re.compile(r"^\W*(it|its|this|these|they|their|such|those|that|he|she
                       r"the former|here|there|thus|also|additionally|further|furthermore|moreover|however)\b", re.I)
 _DEFINES = re.compile(r"\b(means|is defined as|are defined as|refers? to|stands? for|is the|is an?|are the|"
                       r"known as|consists? of|which is|which are|describes?|i\.e\.|that is,)\b|\(([A-Z]{2,}s?)\)")
+_ASKS_BACK = re.compile(r"\?[\"'”’)]*$|^(Q[:.]|[A-Z][A-Z .'’-]{2,40}:)|\b(I wanted to ask|can you (talk|tell|say)|"
+                        r"my question is|thanks? (you|so much))\b", re.I)
 _CAUSAL = re.compile(r"\b(because|since|so that|in order to|for this reason|therefore|due to|to ensure|reason|"
                      r"aims? to|aimed at|goal|purpose|to (help|protect|prevent|enable|ensure|make|counter|"
                      r"strengthen|reduce|improve|fuel|generate)|as a result|thus|so as to|in response to)\b", re.I)
@@ -58,6 +60,7 @@ class Static:
     defines: bool
     causal: bool
     kinds: frozenset[str]
+    asks_back: bool  # a question or a speaker's turn in a transcript ("Q ...?", "MR. X: ..."), not a statement
 
 
 @lru_cache(maxsize=65536)
@@ -70,7 +73,7 @@ def static_of(text: str) -> Static:
         or (len(words) <= 12 and not re.search(r"[.!?:;]\W*$", stripped) and not LIST_ITEM.match(stripped)))
     return Static(len(words), bool(_BACKREF.match(stripped)), stripped.endswith(":"), bool(LIST_ITEM.match(stripped)),
                   heading, bool(_DEFINES.search(stripped)), bool(_CAUSAL.search(stripped)),
-                  entities.kinds_in(stripped))
+                  entities.kinds_in(stripped), bool(_ASKS_BACK.search(stripped)))
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,7 @@ def matrix(table: Table, cands: list[Unit], passages: list[int], passage_scores:
             math.log1p(words), 1.0 / (1 + u.passage), passage_scores[u.passage] if passage_scores else 0.0,
             float(doc == top_doc), float(u.kind == "sentence" and st[0].colon),
             float(first == 0 or int(index.sentence_rows[first - 1][0]) != doc),
+            float(any(s.asks_back for s in st)),
             0.0, 0.0, 0.0, 0.0,
         )
     if len(cands):

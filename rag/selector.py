@@ -71,6 +71,8 @@ class Policy:
     min_p: float = 0.2
     max_words: int = 70
     max_units: int = 3
+    list_words: int = 70  # the budget when the question asks for a list ("what are the main goals")
+    list_units: int = 3
     max_passages: int = 2
     abstain_below: float = 0.5  # P(answerable) under which the answer abstains
     short_min_p: float = 0.3  # the best unit's probability needed to offer a short answer
