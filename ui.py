@@ -1,8 +1,9 @@
 """The browser chat over ``rag.engine.Engine``: ``python ui.py`` or ``rag serve``.
 
 Answers are rendered by ``ui_render`` (everything escaped, shown with ``gr.HTML``); the same answer
-dict is served at the ``/ask`` API endpoint. The "Add documents" tab saves uploads into the sources
-folder and rebuilds the index while the chat keeps answering from the previous one.
+dict is served at the ``/ask`` API endpoint. The "Add documents" tab hands uploads to ``rag.uploads``
+(saved beside, never over, what is there) and rebuilds the index while the chat keeps answering from the
+previous one; with ``--auth`` it also replaces and removes documents, keeping the previous version.
 
 Follow-up rule (``is_follow_up``): after a first question, a new one is searched together with the
 previous search text when it
@@ -18,28 +19,25 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import sys
-import tempfile
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 import ui_render as render  # noqa: E402
-from rag import store  # noqa: E402
-from rag.config import from_env  # noqa: E402
+from rag import store, uploads  # noqa: E402
+from rag.config import Settings, from_env  # noqa: E402
 from rag.embedding import ModelNotFound  # noqa: E402
 from rag.engine import Engine, clean_question, index_exists  # noqa: E402
-from rag.indexing import BuildBusy, BuildError, build  # noqa: E402
+from rag.indexing import BuildError, build  # noqa: E402
+from rag.server_limits import BodyLimit, start_sweeping  # noqa: E402
 from rag.sources import SUPPORTED  # noqa: E402
 
-MAX_UPLOAD_MB = 20
 MAX_TURNS = 30  # older turns drop off the page
 EXAMPLES = ("What are the four areas of action?", "Who announced the strategy?", "What is digital solidarity?")
 BACK_REFERENCES = frozenset("it its they them their theirs this that these those he him his she her one ones".split())
@@ -83,53 +81,17 @@ def follow_up_query(previous: str, question: str, max_chars: int = 2000) -> str:
     return combined if len(combined) <= max_chars else question
 
 
-def safe_filename(name: str) -> str | None:
-    """A file name that stays inside the folder it is saved in, or None if nothing usable is left.
-
-    >>> safe_filename("../../etc/passwd.md"), safe_filename("..\\\\a b/.hidden.txt"), safe_filename("x.exe")
-    ('passwd.md', 'hidden.txt', None)
-    """
-    base = re.split(r"[/\\]", unicodedata.normalize("NFKC", name))[-1]
-    base = re.sub(r"[^\w.\- ]", "_", base).strip().lstrip(".").strip()
-    base = re.sub(r"\.{2,}", ".", base)
-    stem, ext = os.path.splitext(base)
-    if not stem or ext.lower() not in SUPPORTED:
-        return None
-    return stem[:100] + ext.lower()
-
-
-def save_uploads(paths: Sequence[str], folder: str | Path, max_bytes: int = MAX_UPLOAD_MB * 2**20
-                 ) -> tuple[list[str], list[tuple[str, str]]]:
-    """Copy uploaded files into ``folder`` under safe names: (saved names, [(name, why rejected)])."""
-    folder = Path(folder).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    saved, rejected = [], []
-    for path in paths:
-        original = Path(path).name
-        name = safe_filename(original)
-        target = folder / name if name else None
-        if name is None or target is None:
-            rejected.append((original, f"unsupported type (use {', '.join(SUPPORTED)})"))
-        elif os.path.getsize(path) > max_bytes:
-            rejected.append((original, f"larger than {max_bytes / 2**20:.0f} MB"))
-        elif target.parent != folder or target.is_symlink() or (target.exists() and not target.is_file()):
-            rejected.append((original, "that name cannot be written in the sources folder"))
-        else:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False) as tmp:
-                with open(path, "rb") as src:
-                    shutil.copyfileobj(src, tmp)
-            os.replace(tmp.name, target)
-            os.chmod(target, 0o644)
-            saved.append(name)
-    return saved, rejected
-
-
 class ChatApp:
-    """The state shared by every browser session: one engine, one rebuild at a time."""
+    """The state shared by every browser session: one engine, one rebuild at a time.
 
-    def __init__(self, engine: Engine) -> None:
+    Uploads go into ``upload_dir`` (default ``settings.sources_dir``); ``manage`` adds the replace and
+    remove controls (``main`` turns it on only with ``--auth``)."""
+
+    def __init__(self, engine: Engine, upload_dir: str | None = None, manage: bool = False) -> None:
         self.engine = engine
         self.settings = engine.settings
+        self.upload_dir = str(upload_dir or self.settings.sources_dir)
+        self.manage = manage
         self.rebuilding = threading.Lock()
 
     def _document(self, doc_id: str) -> str | None:
@@ -151,32 +113,60 @@ class ChatApp:
 
     def api_ask(self, question: str) -> dict:
         """Answer one question from the documents: the same JSON object as `rag ask --json`."""
-        return self.engine.ask(question).to_dict()
+        answer = self.engine.ask(question).to_dict()
+        answer["question"] = answer["question"][:self.settings.max_question_chars]  # never echo more
+        return answer
+
+    def roots(self) -> list:
+        """What a rebuild reads: the folders the index was built from, plus the upload folder."""
+        try:
+            serving = self.engine.index.manifest.get("roots", [])
+        except store.IndexError_:
+            serving = []
+        return uploads.rebuild_roots(uploads.indexed_roots(self.settings.index_dir, serving), self.upload_dir)
 
     def rebuild(self, files: Sequence[str] | None, progress: Callable[..., Any] = lambda *a, **k: None
                 ) -> tuple[str, Any, Any]:
-        """Save uploads into the sources folder, rebuild from it, switch to the new index."""
-        root = self.settings.sources_dir
-        saved: list[str] = []
-        rejected: list[tuple[str, str]] = []
+        """Save uploads into the upload folder, rebuild, switch to the new index: (report, status, files)."""
+        return self._run(lambda say: uploads.add(list(files or []), self.upload_dir, self.settings,
+                                                 self.engine.embedder, self.roots(), say), progress)
+
+    def replace_document(self, name: str, file: str | None, progress: Callable[..., Any] = lambda *a, **k: None
+                         ) -> tuple[str, Any, Any, Any]:
+        """Put ``file`` in place of the document ``name``; the previous version is kept."""
+        if not file:
+            return render.report_html(None, self.upload_dir, error="Choose the new version first."), \
+                gr.update(), gr.update(), gr.update()
+        return (*self._run(lambda say: uploads.replace(name, file, self.upload_dir, self.settings,
+                                                       self.engine.embedder, self.roots(), say), progress),
+                gr.update(choices=uploads.documents(self.upload_dir), value=None))
+
+    def remove_document(self, name: str, progress: Callable[..., Any] = lambda *a, **k: None
+                        ) -> tuple[str, Any, Any, Any]:
+        """Take the document ``name`` out of the sources; its last version is kept."""
+        report, status, _ = self._run(lambda say: uploads.remove(name, self.upload_dir, self.settings,
+                                                                 self.engine.embedder, self.roots(), say), progress)
+        return report, status, gr.update(), gr.update(choices=uploads.documents(self.upload_dir), value=None)
+
+    def _run(self, action: Callable[[uploads.Progress], uploads.Outcome], progress: Callable[..., Any]
+             ) -> tuple[str, Any, Any]:
+        root = self.upload_dir
         if not self.rebuilding.acquire(blocking=False):
-            return render.report_html(None, root, error="A rebuild is already running; try again when it ends."), \
-                gr.update(), gr.update()
+            return render.report_html(None, root, error="A rebuild is already running; nothing was saved; try "
+                                      "again when it ends."), gr.update(), gr.update()
         try:
-            saved, rejected = save_uploads(files or [], root)
-            if files and not saved:
-                return render.report_html(None, root, [], rejected, "Nothing was added."), gr.update(), None
             progress(0.0, desc="reading files")
-            say = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
-            report = build([root], self.settings, self.engine.embedder, progress=say)
-            index = self.engine.reload()
-            return (render.report_html(report, root, saved, rejected) + render.documents_html(index.manifest),
-                    render.status_html(index.manifest), None)
-        except BuildBusy:
-            return render.report_html(None, root, error="Another build of this index is running (perhaps "
-                                      "`rag build`); try again when it ends."), gr.update(), gr.update()
-        except (BuildError, store.IndexError_, OSError) as e:
-            return render.report_html(None, root, saved, rejected, f"The rebuild failed: {e}"), gr.update(), None
+            out = action(lambda fraction, message: progress(fraction, desc=message))
+            if out.report is None:
+                return (render.report_html(None, root, out.saved, out.rejected, out.error, out.kept), gr.update(),
+                        gr.update() if out.error == uploads.BUSY else None)
+            try:
+                index = self.engine.reload()
+            except store.IndexError_ as e:
+                return render.report_html(out.report, root, out.saved, out.rejected, f"The new index was built "
+                                          f"but cannot be used: {e}", out.kept), gr.update(), None
+            return (render.report_html(out.report, root, out.saved, out.rejected, kept=out.kept)
+                    + render.documents_html(index.manifest), render.status_html(index.manifest), None)
         finally:
             self.rebuilding.release()
 
@@ -184,6 +174,7 @@ class ChatApp:
         def manifest() -> dict[str, Any]:
             return self.engine.index.manifest
 
+        s = self.settings
         with gr.Blocks(title="Policy Q&A", delete_cache=(3600, 3600)) as demo:  # uploads do not pile up
             gr.HTML("<h1 style='margin:8px 0 0;font-size:1.6rem'>Policy Q&amp;A</h1>")
             status = gr.HTML(render.status_html(manifest()), elem_id="status")
@@ -199,12 +190,20 @@ class ChatApp:
                 with gr.Row(elem_id="examples"):
                     examples = [gr.Button(q, size="sm", variant="secondary", scale=0) for q in EXAMPLES]
             with gr.Tab("Add documents", elem_id="rebuild-tab"):
-                gr.HTML(f"<p>Files are saved into the sources folder (<code>{render.esc(self.settings.sources_dir)}"
-                        f"</code>), then the index is rebuilt from that folder. Types: {', '.join(SUPPORTED)}; up to "
-                        f"{MAX_UPLOAD_MB} MB each. The chat keeps answering from the current index meanwhile.</p>")
+                gr.HTML(render.uploads_html(self.upload_dir, self.roots(), SUPPORTED, s.max_upload_mb,
+                                            s.max_upload_total_mb, s.max_upload_files, self.manage))
                 files = gr.File(label="Files to add", file_count="multiple", type="filepath", elem_id="upload")
                 go = gr.Button("Add to sources and rebuild the index", variant="primary", elem_id="rebuild")
                 report = gr.HTML(render.documents_html(manifest()), elem_id="report")
+                if self.manage:
+                    with gr.Accordion("Replace or remove a document", open=False, elem_id="manage"):
+                        target = gr.Dropdown(uploads.documents(self.upload_dir), value=None, label="Document",
+                                             allow_custom_value=True, elem_id="manage-target")
+                        new_version = gr.File(label="New version (for Replace)", type="filepath",
+                                              elem_id="manage-file")
+                        with gr.Row():
+                            replace = gr.Button("Replace with the new version", elem_id="replace")
+                            remove = gr.Button("Remove from the sources", variant="stop", elem_id="remove")
             outputs = [conversation, state, box, notice]
             for event in (box.submit, ask.click):
                 event(self.turn, [box, state], outputs, api_visibility="private").then(None, js=SCROLL_JS)
@@ -217,25 +216,50 @@ class ChatApp:
             def rebuild(files: list[str] | None, progress: gr.Progress = PROGRESS) -> tuple[str, Any, Any]:
                 return self.rebuild(files, progress)
 
-            go.click(rebuild, [files], [report, status, files], api_visibility="private", show_progress_on=[report])
+            rebuilt = go.click(rebuild, [files], [report, status, files], api_name="rebuild", api_visibility="private",
+                               show_progress_on=[report])
+            if self.manage:
+                listed = lambda: gr.update(choices=uploads.documents(self.upload_dir))  # noqa: E731
+                rebuilt.then(listed, None, [target], api_visibility="private")
+                demo.load(listed, None, [target], api_visibility="private")
+                def replace_document(name: str, file: str | None, progress: gr.Progress = PROGRESS) -> tuple:
+                    return self.replace_document(name, file, progress)
+
+                def remove_document(name: str, progress: gr.Progress = PROGRESS) -> tuple:
+                    return self.remove_document(name, progress)
+
+                replace.click(replace_document, [target, new_version], [report, status, new_version, target],
+                              api_name="replace_document", api_visibility="private", show_progress_on=[report])
+                remove.click(remove_document, [target], [report, status, new_version, target],
+                             api_name="remove_document", api_visibility="private", show_progress_on=[report])
             demo.load(lambda: (render.status_html(manifest()), render.documents_html(manifest())), None,
                       [status, report], api_visibility="private")  # fresh on each page load, after rebuilds
             gr.api(self.api_ask, api_name="ask")
         return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kwargs: Any) -> tuple[Any, str, Any]:
-    """Queue and start the server: local only, no share link, no extra file paths."""
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, settings: Settings | None = None,
+           monitoring: bool = False, **kwargs: Any) -> tuple[Any, str, Any]:
+    """Queue and start the server: local only, no share link, no extra file paths, request bodies
+    bounded, at most ``max_sessions`` sessions kept and idle API sessions dropped, Gradio's /monitoring
+    routes off unless ``monitoring``."""
+    s = settings or Settings()
+    limits = uploads.Limits.of(s)
+    bounded = Middleware(BodyLimit, upload_bytes=limits.total_bytes + 1024 * limits.files + 4096,  # part headers
+                         other_bytes=max(s.max_request_kb * 1024, 16 * s.max_question_chars))
     demo.queue(default_concurrency_limit=4, max_size=64, api_open=False)
     theme = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    return demo.launch(server_name=host, server_port=port, share=False, css=render.CSS, theme=theme,
-                       max_file_size=f"{MAX_UPLOAD_MB}mb", ssr_mode=False, **kwargs)
+    launched = demo.launch(server_name=host, server_port=port, share=False, css=render.CSS, theme=theme,
+                           max_file_size=limits.file_bytes, ssr_mode=False, enable_monitoring=monitoring,
+                           state_session_capacity=s.max_sessions, app_kwargs={"middleware": [bounded]}, **kwargs)
+    start_sweeping(demo)  # API calls' sessions do not pile up in memory
+    return launched
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ui.py", description="Start the browser chat.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                epilog="example: python ui.py --port 7860")
+                                epilog="example: python ui.py --port 7860 --sources sources")
     try:
         defaults = from_env()
     except ValueError as e:
@@ -244,10 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address to bind")
     p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
     p.add_argument("--index", default=defaults.index_dir, help="index folder")
+    p.add_argument("--sources", default=defaults.sources_dir,
+                   help="folder uploads are saved into (also RAG_SOURCES_DIR); a rebuild reads it and every "
+                        "folder the index was built from")
     p.add_argument("--model", default=defaults.model, help="embedding model")
     p.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
                    help="require this login (also RAG_AUTH); anyone who reaches the app can otherwise "
-                        "ask questions and add documents")
+                        "ask questions and add documents. Replacing and removing documents needs it")
+    p.add_argument("--monitoring", action="store_true",
+                   help="turn on Gradio's /monitoring dashboard (its URL is printed to this console)")
     args = p.parse_args(argv)
     auth = None
     if args.auth:
@@ -256,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             print("ui.py: error: --auth takes USER:PASSWORD", file=sys.stderr)
             return 2
         auth = (user, password)
-    settings = defaults.replace(index_dir=args.index, model=args.model)
+    settings = defaults.replace(index_dir=args.index, model=args.model, sources_dir=args.sources)
     engine = Engine(settings)
     try:
         if not index_exists(settings.index_dir):
@@ -266,12 +295,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"built: {report.summary()}", flush=True)
         engine.index  # noqa: B018 - load and check it now, not on the first question
         engine.embedder.encode(["warm up"])
-        demo = ChatApp(engine).blocks()
-        _, url, _ = launch(demo, args.host, args.port, prevent_thread_lock=True, quiet=True, auth=auth)
+        demo = ChatApp(engine, manage=auth is not None).blocks()
+        _, url, _ = launch(demo, args.host, args.port, settings, args.monitoring, prevent_thread_lock=True,
+                           quiet=True, auth=auth)
     except (store.IndexError_, BuildError, ModelNotFound, OSError) as e:
         print(f"ui.py: error: {e}", file=sys.stderr)
         return 2
-    print(f"Chat running at {url} (Ctrl+C to stop)", flush=True)
+    print(f"Chat running at {url} (Ctrl+C to stop); uploads go into {settings.sources_dir}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -185,9 +185,11 @@ def documents_html(manifest: Mapping[str, Any]) -> str:
     return f'<details class="docs"><summary>Documents in the index</summary><ul>{rows}</ul></details>'
 
 
-def report_html(report: Any, root: str | Path, saved: Sequence[str] = (),
-                rejected: Sequence[tuple[str, str]] = (), error: str = "") -> str:
-    """The rebuild outcome: files saved or rejected, then the build report (``rag.types.BuildReport``)."""
+def report_html(report: Any, root: str | Path, saved: Sequence[tuple[str, str, str]] = (),
+                rejected: Sequence[tuple[str, str]] = (), error: str = "",
+                kept: Sequence[tuple[str, str]] = ()) -> str:
+    """The rebuild outcome: files saved (``(uploaded, saved as, name wanted)``), rejected, previous versions
+    kept, then the build report (``rag.types.BuildReport``)."""
     base = Path(root).resolve()
 
     def short(path: str) -> str:
@@ -195,8 +197,14 @@ def report_html(report: Any, root: str | Path, saved: Sequence[str] = (),
         return p.resolve().relative_to(base).as_posix() if p.resolve().is_relative_to(base) else p.name
 
     items = []
-    if saved:
-        items.append(f'<li>Saved to the sources folder: {", ".join(f"<code>{esc(s)}</code>" for s in saved)}</li>')
+    plain = [name for _, name, wanted in saved if name == wanted]
+    if plain:
+        items.append(f'<li>Saved to the sources folder: {", ".join(f"<code>{esc(s)}</code>" for s in plain)}</li>')
+    items += [f"<li>Saved <code>{esc(uploaded)}</code> as <code>{esc(name)}</code>: <code>{esc(wanted)}</code> is "
+              "already in the sources folder and was not changed</li>"
+              for uploaded, name, wanted in saved if name != wanted]
+    items += [f"<li><code>{esc(name)}</code>: previous version kept in <code>{esc(where)}</code></li>"
+              for name, where in kept]
     items += [f'<li class="bad">Rejected <code>{esc(name)}</code>: {esc(why)}</li>' for name, why in rejected]
     if report is not None:
         for label, paths in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
@@ -209,6 +217,22 @@ def report_html(report: Any, root: str | Path, saved: Sequence[str] = (),
     head = (f'<p class="bad"><b>{esc(error)}</b></p>' if error else
             f'<p class="ok"><b>Index rebuilt and in use.</b> {esc(report.summary())}</p>' if report else "")
     return f'<div class="report">{head}<ul>{"".join(items)}</ul></div>'
+
+
+def uploads_html(upload_dir: str | Path, roots: Sequence[str | Path], types: Sequence[str], file_mb: float,
+                 total_mb: float, files: int, manage: bool) -> str:
+    """The Add documents tab's explanation: where uploads go, what the rebuild reads, the limits."""
+    others = [r for r in map(str, roots) if Path(r) != Path(upload_dir)]
+    also = (" together with the other folders the index was built from: "
+            + ", ".join(f"<code>{esc(r)}</code>" for r in others) if others else "")
+    edit = ("Replacing or removing a document is done below; its previous version is kept in the folder's "
+            "<code>.versions</code>." if manage else
+            "Uploads never replace or remove a document; that needs the server started with <code>--auth</code>.")
+    return (f'<div class="uploads"><p>Files are saved into <code>{esc(upload_dir)}</code>, then the index is '
+            f"rebuilt from that folder{also}. A file never replaces one already there: a taken name gets a number, "
+            f"as in <code>notes (2).txt</code>. {edit}</p><p>Types: {esc(', '.join(types))}; up to {file_mb:g} MB "
+            f"a file and {total_mb:g} MB or {files} files an upload. The chat keeps answering from the current "
+            "index meanwhile.</p></div>")
 
 
 CSS = """

@@ -24,11 +24,14 @@ from rag.chunking import chunk_document
 from rag.config import Settings
 from rag.engine import Engine
 from rag.indexing import build
+from rag.server_limits import sweep_sessions
 from rag.types import Document
 
 from .conftest import FakeEmbedder
 from .pdfgen import make_pdf
 from .test_serving import FOUR, call_ask, live_app
+
+MB = 2**20
 
 # --- hostile sources ------------------------------------------------------------------------------------
 
@@ -247,6 +250,50 @@ def test_hostile_questions_get_the_same_clear_reply_through_the_live_api(hostile
         assert call_ask(http, FOUR)["citations"], "still answering"
 
 
+def test_an_oversized_question_is_refused_before_it_is_read(hostile_server):
+    """Issue 12, finding 6: a 50 MB question came back whole, and ten of 20 MB kept 500 MB of memory."""
+    big = json.dumps({"data": ["why " * (50 * MB // 4)]}).encode()
+    with httpx.Client(base_url=hostile_server.url, timeout=120) as http:
+        for route in ("/gradio_api/call/ask", "/gradio_api/queue/join", "/gradio_api/run/ask"):
+            t0 = time.perf_counter()
+            r = http.post(route, content=big, headers={"content-type": "application/json"})
+            assert r.status_code == 413, (route, r.status_code, r.text[:200])
+            assert len(r.content) < 1000 and time.perf_counter() - t0 < 10
+
+        def chunks():  # no Content-Length: the limit is counted as the body arrives
+            for i in range(0, len(big), MB):
+                yield big[i:i + MB]
+
+        r = http.post("/gradio_api/call/ask", content=chunks(), headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500 and len(r.content) < 1000, (r.status_code, r.text[:200])
+        assert call_ask(http, FOUR)["citations"], "still answering"
+
+
+def test_a_long_question_under_the_body_limit_is_never_echoed_past_the_question_limit(hostile_server):
+    limit = hostile_server.settings.max_question_chars
+    with httpx.Client(base_url=hostile_server.url, timeout=60) as http:
+        answer = call_ask(http, "why " * 25_000)
+    assert answer["abstained"] and "100,000 characters long" in answer["message"]
+    assert len(answer["question"]) <= limit
+
+
+def test_idle_api_sessions_are_dropped_and_browser_conversations_kept(tmp_path):
+    """Gradio keeps each session's last inputs and outputs, and every raw API call is a session: a burst of
+    200 KB questions would stay in memory until 1,000 newer sessions pushed it out."""
+    with live_app(tmp_path, FakeEmbedder()) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
+        holder = srv.demo.state_holder
+        for _ in range(20):
+            call_ask(http, "why " * 50_000)
+        browser = holder["a-browser-tab"]  # a conversation: a session holding gr.State
+        (state_id,) = [k for k, b in browser.blocks_config.blocks.items() if type(b).__name__ == "State"]
+        browser[state_id] = {"turns": ["<section>...</section>"], "previous": FOUR, "count": 1}
+        assert len(holder.session_data) >= 21
+        assert sweep_sessions(srv.demo, idle_seconds=3600) == 0  # none idle long enough yet
+        assert sweep_sessions(srv.demo, idle_seconds=0) >= 20
+        assert list(holder.session_data) == ["a-browser-tab"] and holder["a-browser-tab"][state_id]["count"] == 1
+        assert call_ask(http, FOUR)["citations"], "a new call after the sweep gets a fresh session"
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=st.text(max_size=300))
 def test_any_text_is_answered_or_refused_never_an_error(hostile_server, question):
@@ -339,7 +386,8 @@ def test_rendered_html_never_carries_live_markup_from_text(title, source, before
         render.turn_html(1, question, f"{question} {message}", answer, lambda doc_id: document),
         render.turn_html(2, question, question, abstained, lambda doc_id: None),
         render.status_html(manifest), render.documents_html(manifest), render.notice_html(message),
-        render.report_html(None, "/tmp", [source], [(title, message)], message),
+        render.report_html(None, "/tmp", [(source, source, source)], [(title, message)], message,
+                           [(source, title)]),
         render.highlight(passage, p_start, [(cite["start"], cite["end"])]),
     ]
     for html in pages:

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,21 +50,25 @@ def free_port() -> int:
 
 @contextmanager
 def live_app(root: Path, embedder: Any, extra_sources: dict[str, str] | None = None,
+             overrides: dict[str, Any] | None = None, extra_roots: Sequence[Path] = (), manage: bool = False,
              **launch_kwargs: Any) -> Iterator[SimpleNamespace]:
-    """The chat served on a free loopback port over a copy of sources/ indexed into ``root/index``."""
+    """The chat served on a free loopback port over a copy of sources/ (plus ``extra_roots``) indexed into
+    ``root/index``; ``overrides`` change the settings, ``manage`` shows the replace/remove controls."""
     sources = root / "sources"
     shutil.copytree(SOURCES, sources)
     for name, text in (extra_sources or {}).items():
         (sources / name).write_text(text, encoding="utf-8")
     for p in sources.iterdir():
         p.chmod(0o644)
-    settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources))
-    build([sources], settings, embedder)
-    app = ui.ChatApp(Engine(settings, embedder=embedder))
+    settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources), **(overrides or {}))
+    build([sources, *extra_roots], settings, embedder)
+    app = ui.ChatApp(Engine(settings, embedder=embedder), **({"manage": True} if manage else {}))
     demo = app.blocks()
-    _, url, _ = ui.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True, **launch_kwargs)
+    _, url, _ = ui.launch(demo, "127.0.0.1", free_port(), settings, prevent_thread_lock=True, quiet=True,
+                          **launch_kwargs)
     try:
-        yield SimpleNamespace(url=url.rstrip("/"), app=app, settings=settings, root=root, sources=sources)
+        yield SimpleNamespace(url=url.rstrip("/"), app=app, settings=settings, root=root, sources=sources,
+                              demo=demo)
     finally:
         demo.close()
 
@@ -74,25 +78,40 @@ def post_json(client: httpx.Client, path: str, body: Any) -> httpx.Response:
     return client.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 
-def call_ask(client: httpx.Client, question: Any) -> dict[str, Any]:
-    """One /ask call through Gradio's queue: POST /gradio_api/call/ask, then read its event stream.
-
-    Returns the answer dict; raises ``AssertionError`` with what came back for anything else."""
-    r = post_json(client, "/gradio_api/call/ask", {"data": [question]})
-    assert r.status_code == 200, f"POST /call/ask: {r.status_code} {r.text[:300]}"
-    r = client.get(f"/gradio_api/call/ask/{r.json()['event_id']}")
-    assert r.status_code == 200, f"GET /call/ask: {r.status_code} {r.text[:300]}"
-    event, data = "", ""
+def call_fn(client: httpx.Client, api_name: str, data: list[Any]) -> list[Any]:
+    """One call of the app's function ``api_name`` through Gradio's queue, as a raw client does: POST
+    /gradio_api/call/<api_name>, then read its event stream. Returns the outputs; raises
+    ``AssertionError`` with what came back for anything else."""
+    r = post_json(client, f"/gradio_api/call/{api_name}", {"data": data})
+    assert r.status_code == 200, f"POST /call/{api_name}: {r.status_code} {r.text[:300]}"
+    r = client.get(f"/gradio_api/call/{api_name}/{r.json()['event_id']}")
+    assert r.status_code == 200, f"GET /call/{api_name}: {r.status_code} {r.text[:300]}"
+    event, data_line = "", ""
     for line in r.text.splitlines():
         if line.startswith("event:"):
             event = line.split(":", 1)[1].strip()
         elif line.startswith("data:"):
-            data = line.split(":", 1)[1].strip()
-        if event in ("complete", "error") and data:
+            data_line = line.split(":", 1)[1].strip()
+        if event in ("complete", "error") and data_line:
             break
-    assert event == "complete", f"/ask ended with event {event!r}: {data[:300]}"
-    (answer,) = json.loads(data)
+    assert event == "complete", f"/{api_name} ended with event {event!r}: {data_line[:300]}"
+    return json.loads(data_line)
+
+
+def call_ask(client: httpx.Client, question: Any) -> dict[str, Any]:
+    """One /ask call through Gradio's queue: the answer dict."""
+    (answer,) = call_fn(client, "ask", [question])
     return answer
+
+
+def upload(client: httpx.Client, files: dict[str, bytes] | Iterable[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """POST the files (``{name: bytes}`` or ``[(name, bytes)]``) to /gradio_api/upload in one request;
+    the FileData a call then sends."""
+    pairs = files.items() if isinstance(files, dict) else files
+    r = client.post("/gradio_api/upload", files=[("files", (name, data, "application/octet-stream"))
+                                                 for name, data in pairs])
+    assert r.status_code == 200, f"POST /upload: {r.status_code} {r.text[:300]}"
+    return [{"path": path, "meta": {"_type": "gradio.FileData"}} for path in r.json()]
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""ui.py and ui_render.py without a browser: the follow-up rule, safe uploads, escaping, the chat turn and
-the rebuild handler (with the fake embedder)."""
+"""ui.py and ui_render.py without a browser: the follow-up rule, escaping, the chat turn and the rebuild
+handler (with the fake embedder). The upload rules themselves are tested in test_uploads.py."""
 
 from __future__ import annotations
 
@@ -52,51 +52,6 @@ def test_follow_up_query_leans_on_the_previous_search_only_for_follow_ups():
     assert ui.follow_up_query(FOUR, "Who announced the strategy?") == "Who announced the strategy?"
     long_previous = "x " * 995
     assert ui.follow_up_query(long_previous, "who leads it?", max_chars=2000) == "who leads it?"  # would not fit
-
-
-@pytest.mark.parametrize(("name", "expected"), [
-    ("notes.md", "notes.md"),
-    ("Report 2024.PDF", "Report 2024.pdf"),
-    ("../../etc/passwd.md", "passwd.md"),
-    ("..\\..\\windows\\evil.txt", "evil.txt"),
-    ("/abs/path/page.html", "page.html"),
-    (".hidden.md", "hidden.md"),
-    ("...md", None),
-    ("a..b.md", "a.b.md"),
-    ("bad\x00name<>|.txt", "bad_name___.txt"),
-    ("café.md", "café.md"),
-    ("program.exe", None),
-    ("noext", None),
-    ("", None),
-    ("..", None),
-    ("x" * 300 + ".txt", "x" * 100 + ".txt"),
-])
-def test_safe_filename(name, expected):
-    assert ui.safe_filename(name) == expected
-
-
-def test_save_uploads_keeps_files_inside_the_folder(tmp_path):
-    inbox, folder, outside = tmp_path / "inbox", tmp_path / "sources", tmp_path / "outside.md"
-    (inbox / "sub").mkdir(parents=True)
-    files = {".secret.md": b"secret", "ok.txt": b"hello", "tool.exe": b"MZ", "big.md": b"x" * 2048}
-    for name, data in files.items():
-        (inbox / name).write_bytes(data)
-    (inbox / "sub" / "..evil.md").write_bytes(b"dots")
-    folder.mkdir()
-    outside.write_text("untouched")
-    (folder / "link.md").symlink_to(outside)
-    (inbox / "link.md").write_bytes(b"through the link")
-    paths = [str(inbox / n) for n in files] + [str(inbox / "sub" / "..evil.md"), str(inbox / "link.md")]
-    saved, rejected = ui.save_uploads(paths, folder, max_bytes=1024)
-    assert saved == ["secret.md", "ok.txt", "evil.md"]
-    why = dict(rejected)
-    assert sorted(why) == ["big.md", "link.md", "tool.exe"]
-    assert "unsupported type" in why["tool.exe"] and "larger than" in why["big.md"]
-    assert why["link.md"] == "that name cannot be written in the sources folder"
-    assert sorted(p.name for p in folder.iterdir()) == ["evil.md", "link.md", "ok.txt", "secret.md"]
-    assert outside.read_text() == "untouched"
-    assert (folder / "ok.txt").read_bytes() == b"hello"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["inbox", "outside.md", "sources"]
 
 
 def test_highlight_escapes_everything_and_marks_spans():
@@ -251,7 +206,8 @@ def test_status_and_report_escape_names():
     status = render.status_html(manifest)
     assert "<b>2</b> documents" in status and "&lt;evil&gt;" in status and "2026-11-22 02:23 UTC" in status
     assert "&lt;a&gt;.txt" in render.documents_html(manifest)
-    assert "<x>" not in render.report_html(None, "/tmp", ["<x>.md"], [("<x>.exe", "<why>")], "<err>")
+    assert "<x>" not in render.report_html(None, "/tmp", [("<x>.md", "<x> (2).md", "<x>.md")], [("<x>.exe", "<why>")],
+                                           "<err>", [("<x>.md", ".versions/<x>.md")])
 
 
 def test_auth_flag_needs_user_and_password(capsys):

@@ -10,6 +10,7 @@
 - The /ask queue (max_size, concurrency limit) cannot be skipped through Gradio's direct REST routes.
 - With ``auth=`` (the README's "Running it for others"), an anonymous client can neither ask, upload nor
   rebuild.
+- Gradio's monitoring routes are off (``ui.py --monitoring`` turns them on).
 """
 
 from __future__ import annotations
@@ -161,3 +162,12 @@ def test_with_auth_anonymous_clients_cannot_ask_upload_or_rebuild(tmp_path):
             r = user.post("/login", data={"username": "reader", "password": "correct horse battery"})
             assert r.status_code == 200
             assert call_ask(user, FOUR)["citations"]
+
+
+def test_gradio_monitoring_is_off(server, capfd):
+    """Issue 12, finding 8: anonymous GET /monitoring printed the dashboard URL into the server log."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for route in ("/monitoring", "/monitoring/summary", "/gradio_api/monitoring", "/monitoring/x"):
+            r = http.get(route)
+            assert r.status_code in (403, 404), (route, r.status_code, r.text[:200])
+    assert "Monitoring URL" not in capfd.readouterr().out
