@@ -104,6 +104,10 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
     s.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
                    help="require this login (also RAG_AUTH)")
+    s.add_argument("--sources", dest="sources_dir", default=defaults.sources_dir, metavar="DIR",
+                   help="the folder uploads are saved into (a chat rebuild also reads the folders the index was "
+                   "built from)")
+    s.add_argument("--monitoring", action="store_true", help="turn on Gradio's monitoring dashboard (off by default)")
     s.add_argument("--mcp", action="store_true", help="also serve the MCP server (tools ask, list_documents) at "
                    "/mcp; the HTTP API is at /api (docs: /api/docs)")
     common(s)
@@ -257,7 +261,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import ui
 
     return ui.main(["--host", args.host, "--port", str(args.port), "--index", settings.index_dir,
-                    "--model", settings.model] + (["--auth", args.auth] if args.auth else [])
+                    "--model", settings.model, "--sources", args.sources_dir]
+                   + (["--auth", args.auth] if args.auth else []) + (["--monitoring"] if args.monitoring else [])
                    + (["--mcp"] if args.mcp else []))
 
 
