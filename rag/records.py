@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
+from . import integrity
+
 T = TypeVar("T")
 
 
@@ -38,11 +40,13 @@ class Records(Sequence[T], Generic[T]):
                  damaged: Callable[[str], Exception] = ValueError) -> None:
         self.path = path
         self._damaged = damaged
-        self.offsets = np.load(path.with_suffix(".offsets.npy"), allow_pickle=False)
+        offsets = path.with_suffix(".offsets.npy")
+        self.offsets = integrity.array(offsets, "<i8", 1)  # memory-mapped
         size = path.stat().st_size
-        if self.offsets.ndim != 1 or not len(self.offsets) or int(self.offsets[-1]) != size:
-            raise ValueError(f"{path.name} is {size} bytes but its offsets end at "
-                             f"{int(self.offsets[-1]) if len(self.offsets) else '?'}")
+        if not len(self.offsets) or int(self.offsets[-1]) != size or int(self.offsets[0]) != 0:
+            raise integrity.Damaged(path.name, f"is {size} bytes but {offsets.name} says "
+                                               f"{int(self.offsets[-1]) if len(self.offsets) else '?'}")
+        integrity.in_range(self.offsets, 0, size + 1, offsets.name, "offset", increasing=True)
         self._parse = parse
         self._file = open(path, "rb")
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""

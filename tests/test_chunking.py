@@ -1,8 +1,14 @@
+import subprocess
+import sys
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.chunking import chunk_document, encoding, split_sentences
 from rag.types import Document
+
+from .conftest import ROOT, SOURCES
 
 
 def doc(text: str) -> Document:
@@ -57,3 +63,67 @@ def test_offsets_round_trip_to_the_document_text(parts):
         for s in c.sentences:
             assert d.text[s.start:s.end] == s.text
             assert c.start <= s.start < s.end <= c.end
+
+
+# --- the splitter is linear and gives the same sentences as before (issue 12, finding 4) ---------------
+
+def _sentences_of(folder):
+    from rag.sources import load_all
+
+    docs, skipped = load_all([folder])
+    assert docs and not skipped
+    return docs
+
+
+def _same_sentences_as_the_reference(docs) -> None:
+    from .reference_splitter import split_sentences as reference
+
+    for d in docs:
+        assert split_sentences(d.text) == reference(d.text), d.source
+
+
+def test_sentences_of_the_sources_are_the_ones_the_selector_was_trained_on():
+    _same_sentences_as_the_reference(_sentences_of(SOURCES))
+
+
+@pytest.mark.corpus
+def test_sentences_of_the_shared_corpus_are_the_ones_the_selector_was_trained_on(shared_corpus):
+    _same_sentences_as_the_reference(_sentences_of(shared_corpus))
+
+
+SENTENCEY = st.lists(st.sampled_from(list("aZ9 .!?\"')]([“”’‘\n\t:;-•*") + ["Dr", "U.S.", "e.g", "i.e.", "No",
+                                                                                  "a.m.", "Sec", "  ", "\n\n"]),
+                     max_size=120).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SENTENCEY)
+def test_the_linear_splitter_agrees_with_the_reference_on_any_text(text):
+    from .reference_splitter import split_sentences as reference
+
+    assert split_sentences(text) == reference(text)
+
+
+SPLIT_IN_A_CHILD = """
+import sys, time
+from rag.chunking import split_sentences
+text = sys.stdin.read()
+t0 = time.perf_counter()
+n = len(split_sentences(text))
+print(n, time.perf_counter() - t0)
+"""
+
+
+@pytest.mark.parametrize("unit", ["Word is here. ", "Dr. Smith met Mr. Jones at 9 a.m. in the U.S. lab. ",
+                                  "x" * 30 + ". ", "Ends here.  \t "])
+def test_one_huge_paragraph_splits_in_linear_time(unit):
+    """Not a timing test (benchmarks/bench_splitter.py measures the curve): 2 MB in one paragraph took
+    hours with the quadratic splitter and takes seconds now, so a generous bound separates the two."""
+    text = unit * (2_000_000 // len(unit))
+    try:
+        out = subprocess.run([sys.executable, "-c", SPLIT_IN_A_CHILD], input=text, capture_output=True,
+                             text=True, timeout=90, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("splitting 2 MB of one paragraph took more than 90 s: not linear")
+    assert out.returncode == 0, out.stderr[-500:]
+    assert int(out.stdout.split()[0]) >= 1

@@ -6,9 +6,10 @@ import pytest
 
 from rag import store
 from rag.config import Settings
-from rag.indexing import BuildBusy, BuildError, build, build_lock
+from rag.indexing import BuildBusy, BuildError, BuildTooLarge, build, build_lock
 
-from .conftest import DATA
+from .badfiles import TRUNCATED_UTF16, html_table, surrogate_pdf
+from .conftest import DATA, SOURCES, FakeEmbedder
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ def test_changed_chunk_settings_rebuild_everything(tmp_path, corpus, fake_embedd
     ("drop_manifest", "no manifest.json"),
     ("bad_manifest", "not valid JSON"),
     ("drop_chunk_line", "chunks.jsonl is"),
-    ("fewer_vectors", "inconsistent"),
+    ("fewer_vectors", "inconsistent: sentence_vectors.npy holds"),
     ("drop_file", "missing"),
 ])
 def test_broken_index_files_give_a_clear_message(tmp_path, corpus, fake_embedder, damage, message):
@@ -197,3 +198,85 @@ def test_large_indexes_use_hnsw_and_still_find_the_passage(tmp_path, corpus, fak
     fake_embedder.calls.clear()
     build([corpus], s, fake_embedder)  # vectors are reused from the HNSW index too
     assert fake_embedder.embedded == 0
+
+
+# --- one file never stops a build; limits on what a build embeds (issue 12, findings 2 and 5) -----------
+
+class PoisonFits(FakeEmbedder):
+    """An embedder whose tokenizer rejects one document's text, as the real one rejects odd input."""
+
+    def fits(self, text: str) -> bool:
+        if "poison" in text:
+            raise TypeError("TextInputSequence must be str")
+        return super().fits(text)
+
+
+def test_a_file_that_fails_to_read_or_chunk_is_skipped_and_the_build_goes_on(tmp_path, corpus):
+    (corpus / "bom.txt").write_bytes(TRUNCATED_UTF16)
+    (corpus / "odd.pdf").write_bytes(surrogate_pdf())
+    (corpus / "poison.txt").write_text("This poison sentence breaks the tokenizer.")
+    s = settings_for(tmp_path)
+    for _ in range(2):  # and every later build too
+        report = build([corpus], s, PoisonFits())
+        reasons = {p.path.split("/")[-1]: p.reason for p in report.skipped}
+        assert set(reasons) == {"bom.txt", "poison.txt"}, reasons
+        assert "UTF-16" in reasons["bom.txt"] and "TypeError" in reasons["poison.txt"]
+        assert report.n_documents == 4  # the three of the corpus and odd.pdf
+    ix = store.load_index(s.index_dir)
+    assert any("Ships sail at dawn." in c.text for c in ix.chunks)
+    assert {x["path"].split("/")[-1] for x in ix.manifest["skipped"]} == {"bom.txt", "poison.txt"}
+
+
+def test_a_build_that_would_embed_too_many_texts_is_refused_before_embedding(tmp_path, corpus, fake_embedder):
+    s = settings_for(tmp_path)
+    build([corpus], s, fake_embedder)
+    first = store.read_manifest(s.index_dir)["index_id"]
+    (corpus / "tiny.txt").write_text("Ab cd. " * 400)  # 400 two-word sentences
+    fake_embedder.calls.clear()
+    with pytest.raises(BuildError, match=r"would embed (at least )?[\d,]+ passages and sentences.*limit is 300") as err:
+        build([corpus], s.replace(max_embed_texts=300), fake_embedder)
+    assert "tiny.txt" in str(err.value) and "RAG_MAX_EMBED_TEXTS" in str(err.value)
+    assert "previous index is unchanged" in str(err.value)
+    assert fake_embedder.calls == [], "refused before embedding anything"
+    assert store.read_manifest(s.index_dir)["index_id"] == first
+    with pytest.raises(BuildTooLarge, match=r"would embed 4\d\d passages") as err:  # 400 sentences + passages
+        build([corpus], s.replace(max_embed_texts=420), fake_embedder)
+    assert err.value.files == {"tiny.txt": err.value.files["tiny.txt"]} and fake_embedder.calls == []
+    assert store.read_manifest(s.index_dir)["index_id"] == first
+    assert build([corpus], s.replace(max_embed_texts=2000), fake_embedder).n_embedded > 400
+
+
+def test_extracted_text_over_the_limit_is_a_skip_in_the_report(tmp_path, corpus, fake_embedder):
+    (corpus / "table.html").write_text(html_table(1000))
+    report = build([corpus], settings_for(tmp_path, max_text_chars=1_000_000), fake_embedder)
+    assert [p.path.split("/")[-1] for p in report.skipped] == ["table.html"]
+    assert "RAG_MAX_TEXT_CHARS" in report.skipped[0].reason and report.n_documents == 3
+
+
+@pytest.mark.corpus
+def test_the_default_limits_pass_the_real_documents(shared_corpus):
+    from rag.sources import read_all
+
+    s = Settings()
+    prepared, skipped = read_all([shared_corpus, SOURCES], max_chars=s.max_text_chars)
+    assert not skipped and len(prepared) == 14
+    n_sentences = sum(len(spans) for _, spans in prepared)
+    assert n_sentences * 5 < s.max_embed_texts, "room for 5x the shared corpus and its chunks"
+
+
+class NaNForOtters(FakeEmbedder):
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        out = super().encode(texts, progress)
+        out[["Otters" in t for t in texts]] = np.nan
+        return out
+
+
+def test_a_document_the_model_embeds_as_nan_is_skipped_and_never_written(tmp_path, corpus):
+    (corpus / "otters.txt").write_text("Otters hold hands while sleeping. They float on their backs.")
+    s = settings_for(tmp_path)
+    report = build([corpus], s, NaNForOtters())
+    assert [p.path.split("/")[-1] for p in report.skipped] == ["otters.txt"]
+    assert "non-finite" in report.skipped[0].reason
+    ix = store.load_index(s.index_dir)
+    assert np.isfinite(ix.sentence_vectors).all() and ix.manifest["n_documents"] == 3
+    assert np.isfinite(ix.faiss_index.reconstruct_n(0, ix.faiss_index.ntotal)).all()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.indexing import build
 
+from .badfiles import TRUNCATED_UTF16, surrogate_pdf
 from .conftest import ROOT, SOURCES, FakeEmbedder
 
 QUESTIONS = ("What are the four areas of action?", "Who announced the strategy?", "How do I bake sourdough bread?")
@@ -218,11 +220,15 @@ def test_a_build_that_cannot_write_fails_with_one_line_and_keeps_the_old_index(t
 # --- broken index files not covered by test_indexing.py ------------------------------------------------
 
 
+# the hand-set retrieval and composer: the learned ones expect the real model's vectors, not the fake's
+FAKE_FRIENDLY = {"mode": "hybrid", "composer": "legacy"}
+
+
 @pytest.fixture
 def built(tmp_path) -> Settings:
     folder = tmp_path / "src"
     shutil.copytree(SOURCES, folder)
-    s = Settings().replace(index_dir=str(tmp_path / "ix"))
+    s = Settings().replace(index_dir=str(tmp_path / "ix"), **FAKE_FRIENDLY)
     build([folder], s, FakeEmbedder())
     return s
 
@@ -323,3 +329,258 @@ def test_inconsistent_index_files_name_the_problem_and_the_fix(built, how):
     with pytest.raises(store.IndexError_, match="rag build"):
         engine.reload()
     assert engine.index.index_id == good_id and engine.ask(QUESTIONS[0]).citations
+
+
+# --- one bad file never stops `rag build` (issue 12, findings 2 and 5) ------------------------------------
+
+
+@pytest.fixture
+def fake_cli(monkeypatch):
+    """``rag.cli.main`` in this process with the fake embedder (an index built with it is model 'fake')."""
+    import rag.embedding
+    import rag.engine
+    from rag.cli import main
+
+    for key, value in FAKE_FRIENDLY.items():
+        monkeypatch.setenv(f"RAG_{key.upper()}", value)
+    monkeypatch.setattr(rag.embedding, "make_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr(rag.engine, "make_embedder", lambda settings: FakeEmbedder())
+
+    def run(*args: str) -> tuple[int, str, str]:
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*args])
+        return code, out.getvalue(), err.getvalue()
+
+    return run
+
+
+def test_rag_build_skips_a_bad_file_and_every_later_build_still_works(tmp_path, fake_cli):
+    folder = tmp_path / "src"
+    shutil.copytree(SOURCES, folder)
+    (folder / "bom.txt").write_bytes(TRUNCATED_UTF16)
+    (folder / "odd.pdf").write_bytes(surrogate_pdf())
+    for _ in range(2):
+        code, out, err = fake_cli("build", str(folder), "--index", str(tmp_path / "ix"), "--model", "fake", "-q")
+        assert code == 0 and "Traceback" not in err, err
+        assert "skipped " in err and "bom.txt: " in err and "odd.pdf" not in err
+        assert "3 documents" in out
+
+
+@pytest.mark.e2e
+def test_rag_build_with_the_real_model_skips_what_it_cannot_read(tmp_path):
+    folder = tmp_path / "src"
+    shutil.copytree(SOURCES, folder)
+    (folder / "bom.txt").write_bytes(TRUNCATED_UTF16)
+    (folder / "odd.pdf").write_bytes(surrogate_pdf())  # the real tokenizer rejected its text
+    cli = subprocess.run([sys.executable, "-m", "rag.cli", "build", str(folder), "--index", str(tmp_path / "ix"),
+                          "--quiet"], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+    assert cli.returncode == 0 and "Traceback" not in cli.stderr, cli.stderr[-800:]
+    assert "bom.txt: " in cli.stderr and "3 documents" in cli.stdout
+
+
+def test_rag_build_over_the_embedding_limit_is_one_line_and_keeps_the_index(tmp_path, fake_cli, monkeypatch):
+    folder, index = tmp_path / "src", str(tmp_path / "ix")
+    shutil.copytree(SOURCES, folder)
+    assert fake_cli("build", str(folder), "--index", index, "--model", "fake", "-q")[0] == 0
+    before = store.read_manifest(index)["index_id"]
+    (folder / "tiny.txt").write_text("Ab cd. " * 2000)
+    monkeypatch.setenv("RAG_MAX_EMBED_TEXTS", "1000")
+    code, _, err = fake_cli("build", str(folder), "--index", index, "--model", "fake", "-q")
+    assert code == 2 and err.startswith("rag: error: ") and err.count("\n") == 1, err
+    assert "tiny.txt" in err and "RAG_MAX_EMBED_TEXTS" in err
+    assert store.read_manifest(index)["index_id"] == before
+
+
+def test_rag_build_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, fake_cli):
+    (tmp_path / "a-file").write_text("not a folder")
+    code, _, err = fake_cli("build", str(SOURCES), "--index", str(tmp_path / "a-file" / "ix"), "--model", "fake")
+    assert code == 2 and err.startswith("rag: error: ") and err.count("\n") == 1, err
+    assert "a-file/ix" in err and "--index" in err
+
+
+# --- damaged indexes: one line naming the file and the fix (issue 12, finding 7) --------------------------
+
+
+def _flip_header(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    end = data.index(b"\n") + 1
+    assert old in data[:end], (path.name, data[:end])
+    pos = data.index(old, 0, end)
+    path.write_bytes(data[:pos] + new + data[pos + len(old):])
+
+
+def _set_value(path: Path, index: tuple, value: float) -> None:
+    array = np.load(path)
+    array[index] = value
+    np.save(path, array)
+
+
+def _edit_manifest(current: Path, change) -> None:  # noqa: ANN001
+    manifest = json.loads((current / "manifest.json").read_text())
+    change(manifest)
+    (current / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _nan_in_chunk_vectors(current: Path) -> None:
+    import faiss
+
+    index = faiss.read_index(str(current / "chunks.faiss"))
+    vectors = index.reconstruct_n(0, index.ntotal)
+    vectors[1, 3] = np.nan
+    fresh = faiss.IndexFlatIP(index.d)
+    fresh.add(vectors)
+    faiss.write_index(fresh, str(current / "chunks.faiss"))
+
+
+DAMAGE = {  # name: (how, the file the message must name)
+    "npy header length": (lambda c: _flip_header(c / "sentences.npy", b"v\x00", b"<\x00"), "sentences.npy"),
+    "npy header tokens": (lambda c: _flip_header(c / "sentence_chunk.npy", b"{", b"0"), "sentence_chunk.npy"),
+    "npy header dtype": (lambda c: _flip_header(c / "chunk_sentences.npy", b"<i8", b"<i4"), "chunk_sentences.npy"),
+    "npy header byte order": (lambda c: _flip_header(c / "sentences.npy", b"<i8", b">i8"), "sentences.npy"),
+    "npy header shape": (lambda c: _flip_header(c / "sentence_vectors.npy", b", 64)", b", 32)"),
+                         "sentence_vectors.npy"),
+    "npy header of offsets": (lambda c: _flip_header(c / "chunks.offsets.npy", b"v\x00", b"p\x00"),
+                              "chunks.offsets.npy"),
+    "npy header in bm25": (lambda c: _flip_header(c / "bm25" / "data.csc.index.npy", b"{", b"0"), "bm25"),
+    "sentence-to-chunk out of range": (lambda c: _set_value(c / "sentence_chunk.npy", (5,), 10**6),
+                                       "sentence_chunk.npy"),
+    "sentence-to-chunk negative": (lambda c: _set_value(c / "sentence_chunk.npy", (-1,), -3), "sentence_chunk.npy"),
+    "sentence offsets beyond the text": (lambda c: _set_value(c / "sentences.npy", (7, 2), 10**9), "sentences.npy"),
+    "sentence of no document": (lambda c: _set_value(c / "sentences.npy", (7, 0), 99), "sentences.npy"),
+    "chunk-to-sentence out of range": (lambda c: _set_value(c / "chunk_sentences.npy", (2,), 10**6),
+                                       "chunk_sentences.npy"),
+    "NaN in sentence vectors": (lambda c: _set_value(c / "sentence_vectors.npy", (4, 0), np.nan),
+                                "sentence_vectors.npy"),
+    "NaN in passage vectors": (_nan_in_chunk_vectors, "chunks.faiss"),
+    "manifest lacks dim": (lambda c: _edit_manifest(c, lambda m: m.pop("dim")), "manifest.json"),
+    "manifest lacks documents": (lambda c: _edit_manifest(c, lambda m: m.pop("documents")), "manifest.json"),
+    "manifest lacks n_chunks": (lambda c: _edit_manifest(c, lambda m: m.pop("n_chunks")), "manifest.json"),
+    "manifest lacks index_id": (lambda c: _edit_manifest(c, lambda m: m.pop("index_id")), "manifest.json"),
+    "manifest document lacks sha256": (lambda c: _edit_manifest(c, lambda m: m["documents"][0].pop("sha256")),
+                                       "manifest.json"),
+    "manifest count of the wrong type": (lambda c: _edit_manifest(c, lambda m: m.update(n_chunks="7")),
+                                         "manifest.json"),
+    "bm25 folder deleted": (lambda c: shutil.rmtree(c / "bm25"), "bm25"),
+    "one document entry fewer": (lambda c: _edit_manifest(c, lambda m: m["documents"].pop()), "manifest.json"),
+}
+
+
+def publish_another_build(settings: Settings) -> None:
+    """A rebuild with one more document: a new build folder, the one a running engine has stays intact."""
+    folder = Path(settings.index_dir).parent / "src"
+    (folder / "otters.txt").write_text("Otters hold hands while they sleep. They float on their backs.")
+    build([folder], settings, FakeEmbedder())
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_rag_ask_on_a_damaged_index_is_one_line_naming_the_file_and_the_fix(built, fake_cli, case):
+    how, name = DAMAGE[case]
+    engine = Engine(built, embedder=FakeEmbedder())
+    good = engine.index.index_id
+    publish_another_build(built)
+    how(store.current_build(built.index_dir))
+    for command in (["ask", "--json", QUESTIONS[0]], ["ask", QUESTIONS[1]]):
+        code, out, err = fake_cli(*command, "--index", built.index_dir, "--model", "fake")
+        assert code == 2 and not out, f"{case}: exit {code}, {out[:300]!r} {err[-300:]!r}"
+        assert err.startswith("rag: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+        assert name in err and f"rag build --index {built.index_dir}" in err, err
+        assert not re.search(r"\b(\d+) \w+ but the manifest says \1\b|dimension (\d+), manifest says \2\b", err), err
+    with pytest.raises(store.IndexError_):
+        engine.reload()
+    assert engine.index.index_id == good and engine.ask(QUESTIONS[0]).citations, "kept the old index"
+
+
+def test_a_running_engine_never_swaps_to_a_damaged_build(built):
+    engine = Engine(built, embedder=FakeEmbedder())
+    good = engine.index.index_id
+    publish_another_build(built)
+    _flip_header(store.current_build(built.index_dir) / "sentences.npy", b"v\x00", b"<\x00")
+    time.sleep(1.1)  # the engine looks for a newly published build at most once a second
+    answers = [engine.ask(q) for q in QUESTIONS * 2]
+    assert engine.index.index_id == good and "sentences.npy" in engine.refused
+    assert all(a.index_id == good for a in answers) and answers[0].citations
+
+
+@pytest.mark.parametrize("case", [c for c in sorted(DAMAGE) if c.startswith("manifest")])
+def test_rag_info_on_a_damaged_manifest_is_one_line(built, fake_cli, case):
+    how, name = DAMAGE[case]
+    how(store.current_build(built.index_dir))
+    code, out, err = fake_cli("info", "--index", built.index_dir)
+    assert code == 2 and err.startswith("rag: error: ") and err.count("\n") == 1 and name in err, (out, err)
+
+
+@pytest.mark.e2e
+def test_a_flipped_npy_header_through_the_real_rag_ask_is_one_line(tmp_path, real_embedder):
+    settings = Settings().replace(index_dir=str(tmp_path / "ix"))
+    build([SOURCES], settings, real_embedder)
+    _flip_header(store.current_build(settings.index_dir) / "sentences.npy", b"v\x00", b"0\x00")
+    cli = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--index", settings.index_dir, QUESTIONS[0]],
+                         capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "sentences.npy" in cli.stderr, cli.stderr[-600:]
+
+
+NOBODY = 65534
+
+
+def _as_another_user(fn) -> tuple[int, str]:  # noqa: ANN001
+    """Run ``fn() -> exit code`` in a forked child that is not root (root reads anything), capturing
+    stderr: how permissions look to the user the server runs as."""
+    import io
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            os.close(read_fd)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            err = io.StringIO()
+            sys.stderr = err
+            code = fn()
+            os.write(write_fd, err.getvalue().encode())
+        except BaseException:
+            import traceback
+
+            os.write(write_fd, traceback.format_exc().encode())
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        err = f.read().decode()
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), err
+
+
+@pytest.mark.parametrize("what", ["manifest", "build folder", "index folder", "an array file"])
+def test_an_unreadable_index_is_reported_as_permissions_not_damage(fake_cli, what):
+    import tempfile
+
+    from rag.cli import main
+
+    top = Path(tempfile.mkdtemp(prefix="rag-perm-", dir="/tmp"))  # outside pytest's root-only folder
+    try:
+        top.chmod(0o755)
+        settings = Settings().replace(index_dir=str(top / "ix"))
+        build([SOURCES], settings, FakeEmbedder())
+        for p in [top / "ix", *(top / "ix").rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        current = store.current_build(settings.index_dir)
+        target = {"manifest": current / "manifest.json", "build folder": current, "index folder": top / "ix",
+                  "an array file": current / "sentences.npy"}[what]
+        target.chmod(0)
+        Engine(settings, embedder=FakeEmbedder())  # imports done before the child drops privileges
+        commands = [["info"]] if what != "an array file" else []  # info reads the manifest only
+        for args in [*commands, ["ask", QUESTIONS[0], "--model", "fake"]]:
+            code, err = _as_another_user(lambda args=args: main([*args, "--index", settings.index_dir]))
+            assert code == 2 and err.startswith("rag: error: ") and err.count("\n") == 1, (what, args, err)
+            assert "permission" in err.lower() and "damaged" not in err and "rag build" not in err, err
+    finally:
+        for p in [top, *top.rglob("*")]:
+            p.chmod(0o755)
+        shutil.rmtree(top)

@@ -4,6 +4,7 @@ import pytest
 
 from rag.sources import Parser, Unreadable, decode, load, load_all, walk
 
+from .badfiles import TRUNCATED_UTF16, html_table, surrogate_pdf
 from .conftest import DATA, SOURCES
 from .pdfgen import make_pdf
 
@@ -104,3 +105,60 @@ def test_files_over_the_size_limit_are_skipped(tmp_path):
     (tmp_path / "huge.txt").write_text("x" * 2048)
     docs, skipped = load_all([tmp_path], max_bytes=1024)
     assert not docs and "too large" in skipped[0].reason
+
+
+# --- one file's content never stops a build (issue 12, findings 2, 4 and 5) ---------------------------
+
+def test_a_truncated_utf16_file_is_skipped_with_a_reason(tmp_path):
+    (tmp_path / "bom.txt").write_bytes(TRUNCATED_UTF16)
+    (tmp_path / "good.txt").write_text("A readable sentence about ships.")
+    docs, skipped = load_all([tmp_path])
+    assert [d.source for d in docs] == ["good.txt"]
+    assert [s.path.split("/")[-1] for s in skipped] == ["bom.txt"] and "UTF-16" in skipped[0].reason
+
+
+def test_a_pdf_extracting_lone_surrogates_is_read_as_valid_unicode(tmp_path):
+    (tmp_path / "odd.pdf").write_bytes(surrogate_pdf())
+    docs, skipped = load_all([tmp_path])
+    assert not skipped and len(docs) == 1
+    text = docs[0].text
+    text.encode("utf-8")  # a lone surrogate would raise here (and in the model's tokenizer)
+    assert "Hell\ufffd w\ufffdrld." in text and "Ships sail at dawn." in text
+
+
+def test_any_exception_of_a_parser_is_a_skip_not_a_crash(tmp_path):
+    (tmp_path / "a.md").write_text("Some text.")
+
+    def explode(*args):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    with pytest.raises(Unreadable, match="RecursionError"):
+        load(tmp_path, tmp_path / "a.md", parse=explode)
+
+
+def test_sentence_splitting_runs_inside_the_bounded_worker(tmp_path):
+    """A .txt used to be decoded in the build's own process and split there, outside any bound."""
+    (tmp_path / "one-paragraph.txt").write_text("Dr. Smith met Mr. Jones at 9 a.m. in the U.S. lab. " * 60_000)
+    with Parser(seconds=0.05) as parse:
+        with pytest.raises(Unreadable, match="longer than"):
+            load(tmp_path, tmp_path / "one-paragraph.txt", parse=parse)
+
+
+def test_the_worker_returns_sentences_and_their_token_counts(tmp_path):
+    from rag.sources import read
+
+    (tmp_path / "a.md").write_text("# Title\n\nOne fish. Two fish.\n")
+    with Parser() as parse:
+        doc, spans = read(tmp_path, tmp_path / "a.md", parse=parse)
+    assert [doc.text[s:e] for s, e, _ in spans] == ["Title", "One fish.", "Two fish."]
+    assert [int(n) for _, _, n in spans] == [1, 3, 3]
+
+
+def test_extracted_text_over_the_limit_is_skipped_not_truncated(tmp_path):
+    (tmp_path / "table.html").write_text(html_table(1000))  # 31 KB of HTML, 2 MB of text
+    (tmp_path / "good.txt").write_text("A readable sentence about ships.")
+    docs, skipped = load_all([tmp_path], max_chars=1_000_000)
+    assert [d.source for d in docs] == ["good.txt"]
+    assert "2,006,003 characters of text" in skipped[0].reason and "RAG_MAX_TEXT_CHARS" in skipped[0].reason
+    docs, skipped = load_all([tmp_path], max_chars=3_000_000)
+    assert len(docs) == 2 and not skipped
