@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import store
+from .acronyms import mine
 from .chunking import chunk_document
 from .config import Settings
 from .embedding import Embedder
@@ -150,6 +151,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     **shape, "dim": dim, "faiss": "hnsw" if len(all_chunks) > settings.hnsw_above else "flat",
                     "roots": [str(r.resolve()) for r in paths],
+                    "acronyms": mine(c.text for c in all_chunks),  # "Long Form (LF)" pairs: query expansion
                     "n_documents": len(documents), "n_chunks": len(all_chunks), "n_sentences": len(rows),
                     "documents": doc_entries, "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
                     "report": {k: len(v) for k, v in report.to_dict().items() if isinstance(v, list)}}

@@ -215,14 +215,18 @@ class Parser:
 
 
 def _title_from(text: str, path: Path) -> str:
-    """The first line if it reads like a title, else the file name.
+    """The first line that reads like a title, if one comes before the first paragraph, else the file name.
 
     >>> _title_from("A very long first paragraph. " * 20, Path("blinken-announces-strategy.txt"))
     'Blinken announces strategy'
+    >>> _title_from("A long opening paragraph. " * 20 + "\\nA short closing line.", Path("plan.txt"))
+    'Plan'
     """
     for line in text.splitlines()[:5]:
         line = line.strip()
-        if 3 <= len(line) <= 150 and any(ch.isalpha() for ch in line):
+        if len(line) > 150:
+            break  # a paragraph: the text has no title line
+        if len(line) >= 3 and any(ch.isalpha() for ch in line):
             return line
     stem = path.stem.replace("-", " ").replace("_", " ").strip()
     return stem[:1].upper() + stem[1:]

@@ -9,6 +9,7 @@ Every offset is a character offset into ``Document.text``, so that
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -136,7 +137,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "message": self.message,
-            "confidence": round(self.confidence, 4),
+            "confidence": _finite(self.confidence, 4),
             "sentences": [asdict(s) for s in self.sentences],
             "citations": [asdict(c) for c in self.citations],
             "retrieved": [
@@ -148,9 +149,9 @@ class Answer:
                     "page": h.chunk.page,
                     "start": h.chunk.start,
                     "end": h.chunk.end,
-                    "score": round(h.score, 6),
-                    "dense": None if h.dense is None else round(h.dense, 4),
-                    "bm25": None if h.bm25 is None else round(h.bm25, 4),
+                    "score": _finite(h.score, 6),
+                    "dense": None if h.dense is None else _finite(h.dense, 4),
+                    "bm25": None if h.bm25 is None else _finite(h.bm25, 4),
                     "text": h.chunk.text,
                 }
                 for h in self.retrieved
@@ -161,6 +162,11 @@ class Answer:
             "understood_as": self.understood_as,
             "scope": list(self.scope),
         }
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """A number JSON can hold: NaN and infinities (a damaged vector on a huge, sample-checked index) are null."""
+    return round(value, digits) if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
