@@ -251,5 +251,9 @@ def matrix(table: Table, cands: list[Unit], passages: list[int], passage_scores:
 
 
 def _is_title(index: Index, doc: int, text: str) -> bool:
+    """The document's title line: its title, as a heading (no sentence end: a one-line text file whose
+    only sentence became its title is still an answer)."""
     title = index.manifest.get("documents", [{}] * (doc + 1))[doc].get("title", "")
-    return " ".join(text.lower().split()) == " ".join(str(title).lower().split())
+    stripped = text.strip()
+    return not stripped.endswith((".", "!", "?")) and " ".join(stripped.lower().split()) == " ".join(
+        str(title).lower().split())
