@@ -18,6 +18,7 @@ import numpy as np
 from .abstain import reason_to_abstain
 from .chunking import LIST_ITEM
 from .config import Settings
+from .features import list_rows
 from .retrieval import index_idf, tokenize
 from .types import Answer, AnswerSentence, Citation, Hit
 
@@ -34,7 +35,6 @@ _CUES = [
      re.compile(r"\b(because|since|so that|in order to|for this reason|therefore|due to|to ensure|reason|"
                 r"the most effective way)\b", re.I)),
 ]
-MAX_LIST_ITEMS = 12
 
 
 def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], settings: Settings) -> Answer:
@@ -54,7 +54,7 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], setting
     picked = _mmr(index, rows, [texts[r] for r in rows], scores, home, settings)
     ordered: list[int] = []
     for r in picked:
-        group = [x for x in _expand_list(index, r) if x not in ordered]
+        group = [x for x in list_rows(index, r) if x not in ordered]
         if len(group) > 1:  # cite one passage holding the whole list, when there is one
             ci = _covering_chunk(index, group, [home[x] for x in group if x in home])
             if ci is not None:
@@ -155,31 +155,6 @@ def _mmr(index: Index, rows: list[int], texts: list[str], scores: np.ndarray, ho
 
 def _is_item(text: str) -> bool:
     return bool(LIST_ITEM.match(text))
-
-
-def _expand_list(index: Index, row: int) -> list[int]:
-    """``row`` alone, or the whole list it opens or belongs to (lead-in first, then items)."""
-    doc_row = int(index.sentence_rows[row][0])
-
-    def text(r: int) -> str | None:
-        if 0 <= r < len(index.sentence_rows) and int(index.sentence_rows[r][0]) == doc_row:
-            return index.sentence_text(r)
-        return None
-
-    own = text(row) or ""
-    if own.rstrip().endswith(":") and _is_item(text(row + 1) or ""):
-        first = row + 1
-    elif _is_item(own):
-        first = row
-        while _is_item(text(first - 1) or "") and row - first < MAX_LIST_ITEMS:
-            first -= 1
-    else:
-        return [row]
-    last = first
-    while _is_item(text(last + 1) or "") and last - first < MAX_LIST_ITEMS:
-        last += 1
-    lead = first - 1 if (text(first - 1) or "").rstrip().endswith(":") else first
-    return list(range(lead, last + 1))
 
 
 def _assemble(index: Index, question: str, hits: list[Hit], rows: list[int], scores: dict[int, float],
