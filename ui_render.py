@@ -89,11 +89,23 @@ def _around(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def card(turn: int, n: int, cites: Sequence[Mapping[str, Any]], document: Lookup) -> str:
-    """One source card: number, title, file, page, the passage with its quotes marked, the text around."""
+    """One source card: number, title, file, page, the passage with its quotes marked, the text around.
+
+    A citation kept by a conversation (``ui_state.compact``) has no ``passage``: it is read from the
+    document; if the index no longer holds the document, the quotes are shown instead."""
     c = cites[0]
-    spans = quote_spans(c["passage"], c["passage_start"], cites)
-    context = ""
     text = document(c["doc_id"])
+    passage, start = c.get("passage"), c["passage_start"]
+    if passage is None and text:
+        passage = text[start:c["passage_end"]]
+    if passage is None:
+        passage = " … ".join(x["quote"] for x in cites)
+        start, spans = 0, []
+        body = esc(passage)
+    else:
+        spans = quote_spans(passage, start, cites)
+        body = highlight(passage, start, spans)
+    context = ""
     if text:
         lo, hi = _around(text, c["passage_start"], c["passage_end"])
         around = ("…" if lo else "") + highlight(text[lo:hi], lo, spans) + ("…" if hi < len(text) else "")
@@ -102,7 +114,7 @@ def card(turn: int, n: int, cites: Sequence[Mapping[str, Any]], document: Lookup
     return (f'<article class="card" id="cite-{turn}-{n}"><header><span class="num">{n}</span>'
             f'<span class="title">{esc(c["title"])}</span></header>'
             f'<div class="where">{_where(c["source"], c["page"])}</div>'
-            f'<div class="passage">{highlight(c["passage"], c["passage_start"], spans)}</div>{context}</article>')
+            f'<div class="passage">{body}</div>{context}</article>')
 
 
 def closest_card(hit: Mapping[str, Any]) -> str:
@@ -132,11 +144,31 @@ def answer_text(answer: Mapping[str, Any], turn: int) -> str:
     return "".join(parts)
 
 
+def short_html(answer: Mapping[str, Any], turn: int) -> str:
+    """The short answer (the name, date, count ... asked for), in bold, with its marker; "" if none.
+
+    >>> short_html({"short_answer": {"text": "<Ann>", "citation": 2}}, 1)
+    '<p class="short"><b>&lt;Ann&gt;</b>&nbsp;<a class="cite" href="#cite-1-2">[2]</a></p>'
+    """
+    short = answer.get("short_answer")
+    if not short or not short.get("text"):
+        return ""
+    n = int(short["citation"])
+    return f'<p class="short"><b>{esc(short["text"])}</b>&nbsp;<a class="cite" href="#cite-{turn}-{n}">[{n}]</a></p>'
+
+
 def turn_html(turn: int, question: str, searched: str, answer: Mapping[str, Any], document: Lookup) -> str:
-    """One question and its answer (or abstention) with the sources beside it."""
-    note = (f'<div class="searched">Follow-up: searched with “{esc(searched)}”</div>'
-            if searched and searched != question else "")
-    head = (f'<section class="turn" id="turn-{turn}"><div class="q"><span class="who">You</span>'
+    """One question and its answer (or abstention) with the sources beside it.
+
+    ``searched`` is the standalone question a follow-up was resolved to (``understood_as``); when it
+    differs from ``question`` the turn says so, with a link that asks ``question`` on its own
+    (``ui.py`` listens for clicks on ``.standalone`` and reads ``data-turn``)."""
+    note = (f'<div class="searched">Searched as: “{esc(searched)}” <a class="standalone" role="button" tabindex="0" '
+            f'data-turn="{int(turn)}">Ask standalone instead</a></div>' if searched and searched != question else "")
+    scope = answer.get("scope") or []
+    if scope:
+        note += '<div class="scope">Searched in: ' + ", ".join(f"<code>{esc(s)}</code>" for s in scope) + "</div>"
+    head = (f'<section class="turn" id="turn-{int(turn)}"><div class="q"><span class="who">You</span>'
             f'<div class="qtext">{esc(question)}</div>{note}</div>')
     if answer["abstained"]:
         closest = "".join(closest_card(h) for h in answer["retrieved"][:CLOSEST_SHOWN])
@@ -149,11 +181,11 @@ def turn_html(turn: int, question: str, searched: str, answer: Mapping[str, Any]
     for c in answer["citations"]:
         by_n.setdefault(int(c["n"]), []).append(c)
     cards = "".join(card(turn, n, cites, document) for n, cites in sorted(by_n.items()))
-    took = answer.get("timings_ms", {}).get("total")
+    took = (answer.get("timings_ms") or {}).get("total")
     meta = f" · {took:.0f} ms" if took is not None else ""
     return (head + '<div class="grid"><div class="a"><div class="label">Answer · every sentence quoted from '
-            f'the sources{meta}</div><p class="answer">{answer_text(answer, turn)}</p></div>'
-            f'<aside class="sources"><div class="label">Sources</div>{cards}</aside></div></section>')
+            f'the sources{meta}</div>{short_html(answer, turn)}<p class="answer">{answer_text(answer, turn)}</p>'
+            f'</div><aside class="sources"><div class="label">Sources</div>{cards}</aside></div></section>')
 
 
 def conversation_html(turns: Sequence[str]) -> str:
@@ -246,7 +278,10 @@ CSS = """
 .turn .who { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .05em;
   color: var(--body-text-color-subdued); }
 .turn .qtext { font-weight: 600; font-size: 1.05rem; overflow-wrap: anywhere; white-space: pre-wrap; }
-.turn .searched { flex-basis: 100%; font-size: .8rem; color: var(--body-text-color-subdued); }
+.turn .searched, .turn .scope { flex-basis: 100%; font-size: .8rem; color: var(--body-text-color-subdued); }
+.turn .standalone { margin-left: 8px; cursor: pointer; color: var(--color-accent); text-decoration: underline; }
+.turn .short { font-size: 1.1rem; margin: 0 0 6px; }
+#scope-row { align-items: center; }
 .turn .grid { display: grid; grid-template-columns: minmax(0, 5fr) minmax(0, 4fr); gap: 18px; align-items: start; }
 @media (max-width: 900px) { .turn .grid { grid-template-columns: minmax(0, 1fr); } }
 .turn .label { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .04em;
@@ -280,7 +315,7 @@ a.cite:hover { background: var(--color-accent-soft); }
 #notice .notice { padding: 8px 12px; border-radius: 8px; background: var(--color-accent-soft); }
 .report .ok { color: var(--body-text-color); } .report .bad { color: #b91c1c; }
 .dark .report .bad { color: #fca5a5; }
-#ask, #clear { white-space: nowrap; }
+#ask, #clear, #download { white-space: nowrap; }
 #examples::before { content: "Try:"; color: var(--body-text-color-subdued); font-size: .9rem; }
 #examples { align-items: center; justify-content: flex-start; flex-wrap: wrap; gap: 8px; }
 #examples button { white-space: nowrap; flex: none; width: auto; }

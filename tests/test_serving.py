@@ -52,8 +52,9 @@ def free_port() -> int:
 def live_app(root: Path, embedder: Any, extra_sources: dict[str, str] | None = None,
              overrides: dict[str, Any] | None = None, extra_roots: Sequence[Path] = (), manage: bool = False,
              **launch_kwargs: Any) -> Iterator[SimpleNamespace]:
-    """The chat served on a free loopback port over a copy of sources/ (plus ``extra_roots``) indexed into
-    ``root/index``; ``overrides`` change the settings, ``manage`` shows the replace/remove controls."""
+    """The chat and the HTTP API (``ui.launch``) served on a free loopback port over a copy of sources/ (plus
+    ``extra_roots``) indexed into ``root/index``; ``overrides`` change the settings, ``manage`` shows the
+    replace/remove controls; ``launch_kwargs`` go to ``ui.launch`` (``auth``, ``token``, ``mcp``, ``monitoring``)."""
     sources = root / "sources"
     shutil.copytree(SOURCES, sources)
     for name, text in (extra_sources or {}).items():
@@ -63,14 +64,12 @@ def live_app(root: Path, embedder: Any, extra_sources: dict[str, str] | None = N
     settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources), **(overrides or {}))
     build([sources, *extra_roots], settings, embedder)
     app = ui.ChatApp(Engine(settings, embedder=embedder), **({"manage": True} if manage else {}))
-    demo = app.blocks()
-    _, url, _ = ui.launch(demo, "127.0.0.1", free_port(), settings, prevent_thread_lock=True, quiet=True,
-                          **launch_kwargs)
+    server = ui.launch(app, "127.0.0.1", free_port(), **launch_kwargs)
     try:
-        yield SimpleNamespace(url=url.rstrip("/"), app=app, settings=settings, root=root, sources=sources,
-                              demo=demo)
+        yield SimpleNamespace(url=server.url.rstrip("/"), app=app, settings=settings, root=root, sources=sources,
+                              demo=server.demo, server=server)
     finally:
-        demo.close()
+        server.close()
 
 
 def post_json(client: httpx.Client, path: str, body: Any) -> httpx.Response:
@@ -339,3 +338,88 @@ def test_starting_the_chat_on_a_broken_index_exits_2_with_the_fix(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("ui.py: error: ") and "rag build" in err and "Traceback" not in err
     assert ("FAISS file" if damage == "truncated FAISS file" else "built with model 'fake'") in err
+
+
+# --- the HTTP API and the MCP server on the chat's server -------------------------------------------------
+
+
+async def mcp_tools(url: str, headers: dict[str, str]) -> tuple[list[str], str]:
+    """The MCP server's tool names and its answer to one question, through the ``mcp`` client."""
+    import httpx2  # the HTTP client the mcp SDK is built on
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            tools = await client.list_tools()
+            answer = await client.call_tool("ask", {"question": FOUR})
+    return sorted(t.name for t in tools.tools), answer.content[0].text
+
+
+def test_the_api_and_mcp_are_served_beside_the_chat_behind_the_same_login(tmp_path):
+    import asyncio
+    import base64
+
+    login = ("reader", "correct horse battery")
+    basic = {"authorization": "Basic " + base64.b64encode(":".join(login).encode()).decode()}
+    with live_app(tmp_path, FakeEmbedder(), auth=[login], token="tok-5d1", mcp=True) as srv:
+        with httpx.Client(base_url=srv.url, timeout=60) as http:
+            for path in ("/api/ask", "/mcp"):
+                r = post_json(http, path, {"question": FOUR})
+                assert r.status_code == 401 and r.json()["error"], (path, r.status_code, r.text[:200])
+            assert post_json(http, "/api/ask", {"question": FOUR}).headers["www-authenticate"].startswith("Basic")
+            assert http.get("/api/info").status_code == 401 and http.get("/api/health").status_code == 200
+            assert post_json(http, "/gradio_api/call/ask", {"data": [FOUR]}).status_code == 401  # the chat's login
+            for headers in (basic, {"authorization": "Bearer tok-5d1"}):
+                r = http.post("/api/ask", json={"question": FOUR}, headers=headers)
+                assert r.status_code == 200 and r.json()["citations"], r.text[:200]
+            assert http.post("/api/ask", json={"question": FOUR}, headers={"authorization": "Bearer nope"}
+                             ).status_code == 401
+        tools, text = asyncio.run(mcp_tools(srv.url + "/mcp", basic))
+    assert tools == ["ask", "list_documents"] and "[1]" in text and "Sources:" in text
+
+
+def test_body_limits_the_api_its_own_and_the_chat_gradios(tmp_path):
+    """The chat's requests stay bounded by BodyLimit (plain 413); /api/ask bounds its own bodies (2 MB, with
+    a JSON error), so a history of earlier answers larger than the chat's limit still gets an answer."""
+    with live_app(tmp_path, FakeEmbedder()) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
+        limit = srv.settings.max_request_kb * 1024
+        first = http.post("/api/ask", json={"question": FOUR}).json()
+        history = [first] * (limit // len(json.dumps(first)) + 2)
+        assert len(json.dumps({"question": "Who announced it?", "history": history})) > limit
+        r = http.post("/api/ask", json={"question": "Who announced it?", "history": history})
+        assert r.status_code == 200 and r.json()["understood_as"], r.text[:200]
+        r = post_json(http, "/gradio_api/call/ask", {"data": ["x" * (limit + 10)]})
+        assert r.status_code == 413 and r.text.startswith("Request too large")
+        r = http.post("/api/ask", content=b'{"question": "' + b"x" * 2_100_000 + b'"}',
+                      headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "larger than 2,000,000 bytes" in r.json()["error"]
+        r = post_json(http, "/api/ask", {"question": "x" * 100_000})
+        assert r.status_code == 413 and "100,000 characters" in r.json()["error"]
+
+
+def test_ui_py_takes_mcp_and_rag_serve_passes_it(monkeypatch, capsys):
+    from rag import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        ui.main(["--help"])
+    assert exit_.value.code == 0 and "--mcp" in capsys.readouterr().out
+    seen = []
+    monkeypatch.setattr(ui, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.main(["serve", "--mcp", "--port", "7999"]) == 0
+    assert "--mcp" in seen[0] and seen[0][seen[0].index("--port") + 1] == "7999"
+
+
+def test_the_mounted_chat_keeps_what_launch_gave_it(tmp_path):
+    """Loopback, no share link, no extra file paths, the upload limit, monitoring off, the queue, and at most
+    ``max_sessions`` sessions kept (each raw API call is one)."""
+    with live_app(tmp_path, FakeEmbedder(), overrides={"max_sessions": 3}) as srv:
+        demo = srv.demo
+        assert srv.server.uvicorn.config.host == "127.0.0.1" and srv.url.startswith("http://127.0.0.1:")
+        assert demo.allowed_paths == [] and not getattr(demo, "share", False) and demo.enable_monitoring is False
+        assert demo.max_file_size == srv.settings.max_upload_mb * 2**20
+        assert demo._queue.max_size == 64 and demo._queue.default_concurrency_limit == 4 and not demo.api_open
+        with httpx.Client(base_url=srv.url, timeout=60) as http:
+            for _ in range(6):
+                call_ask(http, FOUR)
+        assert demo.state_session_capacity == 3 and 0 < len(demo.state_holder.session_data) <= 3

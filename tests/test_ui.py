@@ -1,8 +1,11 @@
-"""ui.py and ui_render.py without a browser: the follow-up rule, escaping, the chat turn and the rebuild
-handler (with the fake embedder). The upload rules themselves are tested in test_uploads.py."""
+"""ui.py, ui_render.py and ui_state.py without a browser (fake embedder): escaping, the chat turn with its
+history, "ask standalone", scope, the short answer, what the browser keeps and restores, the Markdown
+download, and the rebuild handler. The upload rules themselves are tested in test_uploads.py; the
+follow-up rules in test_conversation.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -13,6 +16,8 @@ import pytest
 
 import ui
 import ui_render as render
+import ui_state
+from rag import export
 from rag.config import Settings
 from rag.engine import Engine
 from rag.indexing import build
@@ -21,37 +26,6 @@ from .conftest import SOURCES, FakeEmbedder
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile" / "hostile-markup.txt"
 FOUR = "What are the four areas of action?"
-
-
-@pytest.mark.parametrize(("question", "expected"), [
-    ("and the third one?", True),
-    ("And what does it say about China?", True),
-    ("what about the fourth?", True),
-    ("How about Russia?", True),
-    ("who leads it?", True),
-    ("Is that binding?", True),
-    ("What are those?", True),
-    ("why?", True),
-    ("tell me more", True),
-    ("the third one?", True),
-    ("Who announced the strategy?", False),
-    ("What is digital solidarity?", False),
-    ("How do I bake sourdough bread?", False),
-    ("What are the four areas of action?", False),
-    ("Which countries does the strategy say promote a governance model that emphasizes domestic control of it?",
-     False),  # a pronoun, but long and with its own content words
-    ("", False),
-])
-def test_follow_up_rule(question, expected):
-    assert ui.is_follow_up(question) is expected
-
-
-def test_follow_up_query_leans_on_the_previous_search_only_for_follow_ups():
-    assert ui.follow_up_query("", "who leads it?") == "who leads it?"  # nothing to lean on
-    assert ui.follow_up_query(FOUR, "and the third one?") == f"{FOUR} and the third one?"
-    assert ui.follow_up_query(FOUR, "Who announced the strategy?") == "Who announced the strategy?"
-    long_previous = "x " * 995
-    assert ui.follow_up_query(long_previous, "who leads it?", max_chars=2000) == "who leads it?"  # would not fit
 
 
 def test_highlight_escapes_everything_and_marks_spans():
@@ -88,7 +62,7 @@ def test_turn_html_escapes_source_text_and_links_markers_to_cards():
     assert html.count("<mark>") == 2 + 2  # both quotes, in the passage and in the text around it
     assert "page 4" in html and "evil &lt;file&gt;.txt" in html
     assert "Text around this passage" in html and "Before. " in html and " After." in html
-    assert "Follow-up" not in html
+    assert "Searched as" not in html and "standalone" not in html
 
 
 def test_turn_html_for_an_abstention_shows_closest_passages_not_an_answer():
@@ -100,7 +74,8 @@ def test_turn_html_for_an_abstention_shows_closest_passages_not_an_answer():
     assert "Closest passages (not an answer)" in html and "The sources don&#x27;t answer this." in html
     assert html.count('class="card muted"') == render.CLOSEST_SHOWN
     assert "cite-" not in html and "<mark>" not in html and "<svg" not in html
-    assert "Follow-up: searched with “Earlier question and bread?”" in html
+    assert "Searched as: “Earlier question and bread?”" in html
+    assert '<a class="standalone" role="button" tabindex="0" data-turn="1">Ask standalone instead</a>' in html
 
 
 @pytest.fixture
@@ -115,19 +90,116 @@ def app(tmp_path) -> ui.ChatApp:
     return ui.ChatApp(Engine(settings, embedder=embedder))
 
 
-def test_chat_turns_follow_ups_and_bad_questions(app):
-    state = {"turns": [], "previous": "", "count": 0}
-    html, state, box, notice = app.turn(FOUR, state)
+def test_chat_turns_send_the_history_and_show_how_a_follow_up_was_searched(app, monkeypatch):
+    seen = []
+    ask = app.engine.ask
+    monkeypatch.setattr(app.engine, "ask", lambda q, **kw: seen.append((q, kw)) or ask(q, **kw))
+    state = ui_state.empty()
+    html, state, kept, box, notice = app.turn(FOUR, state)
     assert 'id="cite-1-1"' in html and 'href="#cite-1-1"' in html and box == "" and notice == ""
-    html, state, _, _ = app.turn("and the third one?", state)
-    assert state["previous"] == f"{FOUR} and the third one?" and state["count"] == 2
-    assert html.count('class="turn"') == 2 and "Follow-up: searched with" in html
-    html, state, _, _ = app.turn("What is digital solidarity?", state)
-    assert state["previous"] == "What is digital solidarity?"
+    assert seen[-1] == (FOUR, {"history": [], "sources": None}) and "Searched as" not in html
+    html, state, kept, _, _ = app.turn("Who announced it?", state)
+    assert [t["question"] for t in seen[-1][1]["history"]] == [FOUR]
+    assert seen[-1][1]["history"][0]["answer"].startswith("Four areas of action")
+    second = state["turns"][-1]
+    assert second["question"] == "Who announced it?" and second["understood_as"]
+    assert html.count('class="turn"') == 2 and f"Searched as: “{render.esc(second['understood_as'])}”" in html
+    assert 'data-turn="2">Ask standalone instead' in html and 'data-turn="1"' not in html
+    html, state, _, _, _ = app.turn("What is digital solidarity?", state)
+    assert state["turns"][-1]["understood_as"] is None and html.count("Searched as") == 1
+    assert kept["turns"] != state["turns"] and app.stored(state)["turns"] == state["turns"]
     for bad, message in (("   ", "Please type a question."), ("x" * 100_000, "100,000 characters long")):
         t0 = time.perf_counter()
-        html2, state2, box, notice = app.turn(bad, state)
-        assert message in notice and state2 is state and html2 == html and time.perf_counter() - t0 < 1
+        html2, state2, kept2, box, notice = app.turn(bad, state)
+        assert message in notice and state2 is state and time.perf_counter() - t0 < 1
+        assert html2 == kept2 == box == {"__type__": "update"}  # the page and the stored conversation stay
+
+
+def test_ask_standalone_asks_the_turns_own_question_without_history(app, monkeypatch):
+    state = ui_state.empty()
+    _, state, _, _, _ = app.turn(FOUR, state)
+    _, state, _, _, _ = app.turn("Who announced it?", state)
+    seen = []
+    ask = app.engine.ask
+    monkeypatch.setattr(app.engine, "ask", lambda q, **kw: seen.append((q, kw)) or ask(q, **kw))
+    html, new, _, _, _ = app.standalone(state, 2)
+    assert seen == [("Who announced it?", {"history": None, "sources": None})]
+    assert new["count"] == 3 and new["turns"][-1]["understood_as"] is None
+    assert new["turns"][-1]["question"] == "Who announced it?" and html.count('class="turn"') == 3
+    for bad in (99, 0, "2", None, True, 2.0):  # no such turn: nothing happens
+        assert app.standalone(new, bad)[1] is new
+
+
+def test_scope_limits_the_documents_and_the_turn_says_so(app):
+    blinken = "blinken-announces-international-cyber-strategy.txt"
+    assert blinken in [v for _, v in app.documents()]
+    html, state, _, _, notice = app.turn(FOUR, ui_state.empty(), [blinken])
+    turn = state["turns"][-1]
+    assert notice == "" and turn["scope"] == [blinken]
+    assert {c["source"] for c in turn["citations"]} <= {blinken} and turn["citations"]
+    assert f"Searched in: <code>{blinken}</code>" in html
+    assert "state-department-releases" not in html.split('<aside class="sources">')[1]
+    html, same, _, _, notice = app.turn(FOUR, state, ["no-such.txt"])
+    assert "no document named &#x27;no-such.txt&#x27;" in notice and same is state and html == {"__type__": "update"}
+    update = app.scope_choices([blinken, "gone.txt"])
+    assert update["value"] == [blinken] and len(update["choices"]) == 2
+
+
+def test_the_short_answer_comes_first_in_bold_and_escaped():
+    answer = {"question": "Who?", "answer": "<Ann> did it. [1]", "abstained": False, "message": "",
+              "sentences": [{"text": "<Ann> did it.", "citation": 1}], "retrieved": [],
+              "citations": [_citation(1, "<Ann> did it.", "<Ann> did it.", 0)],
+              "short_answer": {"text": "<Ann>", "start": 0, "end": 5, "citation": 1, "kind": "person"}}
+    html = render.turn_html(1, "Who?", "Who?", answer, lambda d: None)
+    assert '<p class="short"><b>&lt;Ann&gt;</b>&nbsp;<a class="cite" href="#cite-1-1">[1]</a></p><p class="answer">' \
+        in html
+    assert '<p class="short">' not in render.turn_html(1, "Who?", "Who?", {**answer, "short_answer": None},
+                                                       lambda d: None)
+
+
+def test_what_the_browser_keeps_restores_the_same_page(app):
+    state = ui_state.empty()
+    for q in (FOUR, "and the second area?", "How do I bake sourdough bread?"):
+        page, state, kept, _, _ = app.turn(q, state)
+    assert app.restore(json.loads(json.dumps(kept))) == (page, state)
+    assert app.restore(None) == (render.conversation_html([]), ui_state.empty())
+    junk = {"v": 1, "count": "many", "turns": [42, {"question": 7}, {"question": "<b>q</b>", "abstained": "yes",
+                                                                    "citations": [{"n": "1"}], "sentences": "x"}]}
+    html, restored = app.restore(junk)
+    assert restored["count"] == 1 and restored["turns"][0]["question"] == "<b>q</b>"
+    assert "&lt;b&gt;q&lt;/b&gt;" in html and "<b>q</b>" not in html
+
+
+def test_what_the_browser_keeps_stays_under_half_the_request_limit(app):
+    state = ui_state.empty()
+    for _ in range(40):
+        state = ui_state.add(state, app.engine.ask(FOUR).to_dict())
+    assert len(state["turns"]) == ui_state.MAX_TURNS and state["count"] == 40
+    limit = app.settings.max_request_kb * 1024 // 2
+    kept = app.stored(state)
+    assert len(json.dumps(kept)) <= limit and kept["count"] == 40
+    small = ui_state.stored(state, 20_000)
+    assert 0 < len(small["turns"]) < len(state["turns"]) and small["turns"] == state["turns"][-len(small["turns"]):]
+    assert [n for n, _ in ui_state.numbered(ui_state.restore(small))][-1] == 40
+
+
+def test_download_is_markdown_whose_quotes_are_the_documents_text(app):
+    state = ui_state.empty()
+    for q in (FOUR, "Who announced it?"):
+        _, state, _, _, _ = app.turn(q, state)
+    markdown = app.export(state)
+    assert markdown.startswith("# Conversation") and "## 2. Who announced it?" in markdown
+    assert "*Searched as: " in markdown
+    quotes = export.quotes(markdown)
+    texts = [app._document(c["doc_id"])[c["start"]:c["end"]] for t in state["turns"] for c in
+             sorted(t["citations"], key=lambda c: (c["n"], c["start"]))]
+    assert quotes == texts and quotes
+    assert app.export(ui_state.empty()) == ""
+
+
+def test_the_page_has_one_session_state_and_a_browser_state(app):
+    kinds = [type(b).__name__ for b in app.blocks().blocks.values()]
+    assert kinds.count("State") == 1 and kinds.count("BrowserState") == 1
 
 
 def test_api_ask_returns_the_answer_dict(app):

@@ -1,7 +1,9 @@
 """The chat in a real Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the real model.
 
 One server for the module: a temporary copy of sources/ plus tests/data/hostile/, indexed once with the
-real embedder. Screenshots go to artifacts/ for a person to look at.
+real embedder. The conversation over sources/ + ../shared/corpus (follow-ups, a topic switch, "ask
+standalone", reload, download) has a server of its own. Screenshots go to artifacts/ for a person to
+look at.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 import ui
+from rag import export
 from rag.config import Settings
 from rag.engine import Engine
 from rag.indexing import build
@@ -36,6 +40,9 @@ HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
 ARTIFACTS = ROOT / "artifacts"
 FOUR = "What are the four areas of action?"
 BREAD = "How do I bake sourdough bread?"
+BLINKEN = "blinken-announces-international-cyber-strategy.txt"
+STATE = "state-department-releases-cyberspace-digital-policy-strategy.txt"
+SECOND_AREA = "Align rights-respecting approaches to digital and data governance with international partners"
 HOSTILE_QUESTION = "Which image tag does the hostile markup sample contain?"
 LITERALS = ("<img src=x onerror=alert(1)>", "<script>alert(1)</script>", '<form action="https://example.com/steal">',
             "[x](javascript:alert(1))", "<svg onload=alert(1)></svg>", "${alert(1)}",
@@ -64,10 +71,9 @@ def server(tmp_path_factory, real_embedder):
     settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources))
     build([sources], settings, real_embedder)
     app = ui.ChatApp(Engine(settings, embedder=real_embedder))
-    demo = app.blocks()
-    _, url, _ = ui.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
-    yield SimpleNamespace(url=url, app=app, settings=settings, root=root)
-    demo.close()
+    served = ui.launch(app, "127.0.0.1", free_port())
+    yield SimpleNamespace(url=served.url, app=app, settings=settings, root=root)
+    served.close()
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +88,10 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh page on the chat that records dialogs and refuses (and records) any non-local request."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def open_page(browser, url: str):  # noqa: ANN001, ANN201
+    """A page on the chat (its own browser context, downloads on) that records dialogs and refuses (and
+    records) any non-local request."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     pg.dialogs, pg.external = [], []
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
@@ -97,17 +103,48 @@ def page(browser, server):
         return r.abort()
 
     pg.route("**/*", route)
-    pg.goto(server.url)
+    pg.goto(url)
     pg.wait_for_selector("#question textarea")
+    return pg
+
+
+@pytest.fixture
+def page(browser, server):
+    pg = open_page(browser, server.url)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def ask(page, question: str) -> None:
     turns = page.locator("#conversation .turn").count()
     page.fill("#question textarea", question)
     page.click("#ask")
-    page.wait_for_function(f"document.querySelectorAll('#conversation .turn').length > {turns}", timeout=30_000)
+    wait_turns(page, turns + 1)
+
+
+def wait_turns(page, n: int) -> None:  # noqa: ANN001
+    page.wait_for_function(f"document.querySelectorAll('#conversation .turn').length >= {n}", timeout=30_000)
+
+
+def document_text(app: ui.ChatApp, source: str) -> str:
+    index = app.engine.index
+    (doc,) = [d for d in index.documents if d.source == source]
+    return doc.text
+
+
+def exported_quotes_are_the_documents_text(markdown: str, app: ui.ChatApp) -> int:
+    """Check every quote of a downloaded conversation against the document it names; return how many."""
+    expected = []
+    for line in markdown.split("\n"):
+        if line.startswith("- [") and "`, " in line and "characters " in line:
+            source = line.split("`")[-2]
+            text = document_text(app, source)
+            for span in line.rsplit("characters ", 1)[1].split(", "):
+                start, end = map(int, span.split("–"))
+                expected.append(text[start:end])
+    quotes = export.quotes(markdown)
+    assert quotes == expected and quotes
+    return len(quotes)
 
 
 def shot(locator, name: str) -> None:
@@ -150,18 +187,129 @@ def test_answer_has_markers_that_bring_their_highlighted_card_into_view(page, se
     assert page.external == [], f"the page tried to load from the internet: {page.external}"
 
 
-def test_follow_up_uses_the_previous_question_and_new_topics_stand_alone(page):
+def test_a_resolved_follow_up_says_how_it_was_searched_and_can_be_asked_standalone(page):
     from playwright.sync_api import expect
 
     ask(page, FOUR)
-    ask(page, "and the third one?")
-    expect(page.locator("#turn-2 .searched")).to_contain_text(f"searched with “{FOUR} and the third one?”")
-    expect(page.locator("#turn-2 .answer a.cite").first).to_be_visible()
-    ask(page, "Who announced the strategy?")
-    expect(page.locator("#turn-3 .searched")).to_have_count(0)
-    expect(page.locator("#turn-3 .answer")).to_contain_text("Blinken")
+    expect(page.locator("#turn-1 .searched")).to_have_count(0)
+    ask(page, "Who announced it?")
+    searched = page.locator("#turn-2 .searched")
+    expect(searched).to_be_visible()
+    expect(searched).to_contain_text("Searched as: “Who announced the")
+    expect(page.locator("#turn-2 .short b")).to_have_text("Antony Blinken")
+    shot(page.locator("#turn-2"), "ui-follow-up.png")
+    searched.locator(".standalone").click()
+    wait_turns(page, 3)
+    expect(page.locator("#turn-3 .qtext")).to_have_text("Who announced it?")
+    expect(page.locator("#turn-3 .searched")).to_have_count(0)  # asked on its own this time
     page.click("#clear")
     expect(page.locator("#conversation .turn")).to_have_count(0)
+
+
+def test_scope_to_one_document_shows_only_that_document(page, server):
+    from playwright.sync_api import expect
+
+    page.locator("#scope input").click()
+    page.get_by_role("option", name=BLINKEN, exact=False).click()
+    page.keyboard.press("Escape")
+    expect(page.locator("#scope")).to_contain_text("Blinken announces international cyber strategy")
+    ask(page, FOUR)
+    turn = page.locator("#turn-1")
+    expect(turn.locator(".scope")).to_have_text(f"Searched in: {BLINKEN}")
+    wheres = turn.locator("aside.sources .card .where").all_inner_texts()
+    assert wheres and set(wheres) == {BLINKEN}, wheres
+    assert STATE not in turn.inner_text()
+    shot(page, "ui-scope.png")
+    answer = server.app.engine.ask(FOUR).to_dict()  # unscoped, the same question cites the other document
+    assert STATE in {c["source"] for c in answer["citations"]}
+
+
+def test_a_reload_keeps_the_conversation_and_new_chat_clears_it(page):
+    from playwright.sync_api import expect
+
+    ask(page, FOUR)
+    ask(page, "Who announced it?")
+    before = page.locator("#conversation").inner_text()
+    page.reload()
+    page.wait_for_selector("#question textarea")
+    expect(page.locator("#conversation .turn")).to_have_count(2)
+    assert page.locator("#conversation").inner_text() == before
+    expect(page.locator("#turn-2 .searched")).to_be_visible()
+    ask(page, "and the second area?")  # the restored turns are the history of the next question
+    expect(page.locator("#turn-3 .answer")).to_contain_text(SECOND_AREA)
+    page.click("#clear")
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+    page.reload()
+    page.wait_for_selector("#question textarea")
+    page.wait_for_timeout(1000)
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+    expect(page.locator("#conversation .empty")).to_be_visible()
+
+
+def test_download_gives_markdown_whose_quotes_are_the_documents_text(page, server):
+    ask(page, FOUR)
+    ask(page, "Who announced it?")
+    with page.expect_download() as info:
+        page.click("#download")
+    download = info.value
+    assert download.suggested_filename == "conversation.md"
+    markdown = Path(download.path()).read_text(encoding="utf-8")
+    assert markdown.startswith("# Conversation") and "## 1. What are the four areas of action?" in markdown
+    assert "## 2. Who announced it?" in markdown and "*Searched as: " in markdown and "Antony Blinken" in markdown
+    assert exported_quotes_are_the_documents_text(markdown, server.app) >= 5
+
+
+@pytest.mark.corpus
+def test_a_conversation_over_the_corpus_resolves_follow_ups_and_keeps_new_topics_apart(browser, tmp_path,
+                                                                                      real_embedder, shared_corpus):
+    """The issue's acceptance conversation, then "ask standalone", a reload and the download."""
+    from playwright.sync_api import expect
+
+    sources = copy_sources(tmp_path / "sources")
+    settings = Settings().replace(index_dir=str(tmp_path / "index"), sources_dir=str(sources))
+    build([sources, shared_corpus], settings, real_embedder)
+    app = ui.ChatApp(Engine(settings, embedder=real_embedder))
+    served = ui.launch(app, "127.0.0.1", free_port())
+    page = open_page(browser, served.url)
+    try:
+        ask(page, FOUR)
+        expect(page.locator("#turn-1 .answer")).to_contain_text(SECOND_AREA)
+        ask(page, "Who announced it?")
+        turn = page.locator("#turn-2")
+        expect(turn.locator(".searched")).to_be_visible()
+        expect(turn.locator(".short b")).to_have_text("Antony Blinken")
+        expect(turn.locator(".answer")).to_contain_text("Antony Blinken")
+        expect(turn.locator("aside.sources .card .where").first).to_have_text(BLINKEN)
+        ask(page, "and the second area?")
+        turn = page.locator("#turn-3")
+        expect(turn.locator(".searched")).to_contain_text("second area")
+        expect(turn.locator(".answer")).to_contain_text(SECOND_AREA)
+        ask(page, "What is an SBOM?")
+        turn = page.locator("#turn-4")
+        expect(turn.locator(".searched")).to_have_count(0)  # a new topic: searched as typed
+        expect(turn.locator(".answer")).to_contain_text("SBOM")
+        assert "Blinken" not in turn.locator(".answer").inner_text()
+        shot(page.locator("#conversation"), "ui-conversation.png")
+        page.locator("#turn-2 .standalone").click()
+        wait_turns(page, 5)
+        expect(page.locator("#turn-5 .qtext")).to_have_text("Who announced it?")
+        expect(page.locator("#turn-5 .searched")).to_have_count(0)
+        before = page.locator("#conversation").inner_text()
+        page.reload()
+        page.wait_for_selector("#question textarea")
+        expect(page.locator("#conversation .turn")).to_have_count(5)
+        assert page.locator("#conversation").inner_text() == before
+        with page.expect_download() as info:
+            page.click("#download")
+        markdown = Path(info.value.path()).read_text(encoding="utf-8")
+        assert [line for line in markdown.split("\n") if line.startswith("## ")] == [
+            f"## 1. {export.escape(FOUR)}", "## 2. Who announced it?", "## 3. and the second area?",
+            "## 4. What is an SBOM?", "## 5. Who announced it?"]
+        assert exported_quotes_are_the_documents_text(markdown, app) >= 8
+        assert page.external == [] and page.dialogs == []
+    finally:
+        page.context.close()
+        served.close()
 
 
 def test_abstention_looks_different_and_shows_closest_passages(page):
@@ -255,6 +403,24 @@ def test_api_ask_returns_the_same_dict_as_rag_ask_json(server):
     assert out == expected
     empty = client.predict("", api_name="/ask")
     assert empty["abstained"] and empty["message"] == "Please type a question." and empty["retrieved"] == []
+
+
+def test_the_http_api_is_served_beside_the_chat(server):
+    from gradio_client import Client
+
+    chat = Client(server.url, verbose=False).predict(FOUR, api_name="/ask")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        r = http.post("/api/ask", json={"question": FOUR})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        api = r.json()
+        follow = http.post("/api/ask", json={"question": "Who announced it?", "history": [api]}).json()
+        assert http.get("/api/info").json()["n_documents"] == server.app.engine.index.manifest["n_documents"]
+        assert http.get("/api/docs").status_code == 200
+        bad = http.post("/api/ask", content=b"{nope", headers={"content-type": "application/json"})
+        assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+    chat.pop("timings_ms"), api.pop("timings_ms")
+    assert api == chat
+    assert follow["understood_as"] and "Antony Blinken" in follow["answer"]
 
 
 def test_python_ui_py_builds_a_missing_index_then_serves(tmp_path):

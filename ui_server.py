@@ -1,0 +1,198 @@
+"""One server for the chat and the HTTP API: ``rag.api.create_api`` is the FastAPI app, the Gradio chat is
+mounted on it at ``/`` (``gr.mount_gradio_app``), and uvicorn runs it in a thread.
+
+    server = launch(ChatApp(engine), "127.0.0.1", 7860, auth=("alice", "secret"), mcp=True)
+    print(server.url)      # the chat at /, the API at /api (docs /api/docs), MCP at /mcp
+    server.close()
+
+What ``demo.launch()`` gave the chat still holds: loopback by default, no share link, no extra file
+paths, uploads bounded by ``max_file_size``, every other request body bounded before it is read
+(``rag.server_limits.BodyLimit``; the API bounds its own bodies and answers with JSON), at most
+``max_sessions`` sessions kept and idle API sessions swept, /monitoring off unless asked for, the
+queue (4 answers at a time, 64 waiting, direct routes closed). ``--auth`` guards both: Gradio's login
+for the chat, HTTP Basic with the same login (or a bearer ``RAG_API_TOKEN``) for /api and /mcp.
+
+``main`` is ``python ui.py``: it builds a missing index, answers questions with ONNX Runtime on one
+thread each (many users at once get more answers a second that way; docs/chat.md, "Load") and
+rebuilds with every core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+import uvicorn
+from starlette.routing import Mount
+
+import ui_render as render
+from rag import store, uploads
+from rag.api import create_api
+from rag.config import from_env
+from rag.embedding import ModelNotFound, OnnxEmbedder, make_embedder
+from rag.engine import Engine, index_exists
+from rag.indexing import BuildError, build
+from rag.server_limits import BodyLimit, start_sweeping
+
+if TYPE_CHECKING:
+    from ui import ChatApp
+
+Login = tuple[str, str]
+
+
+class Bounded:
+    """ASGI middleware: ``BodyLimit`` on everything but ``/api/``, which bounds its own bodies (2 MB, a
+    history of earlier answers can be long) and answers a body over it with a JSON error."""
+
+    def __init__(self, app: Callable[..., Any], **limits: Any) -> None:
+        self.app, self.limited = app, BodyLimit(app, **limits)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            return await self.app(scope, receive, send)
+        return await self.limited(scope, receive, send)
+
+
+@dataclass
+class Server:
+    """A running server: ``url`` ends with "/"; ``close()`` stops it and the chat's queue."""
+
+    url: str
+    demo: gr.Blocks
+    app: Any
+    uvicorn: uvicorn.Server
+    thread: threading.Thread
+
+    def close(self) -> None:
+        gradio_app = next((r.app for r in self.app.routes if isinstance(r, Mount)), None)
+        if gradio_app is not None:
+            gradio_app.stop_event.set()  # ends the event streams, so the server can shut down
+        self.demo.close(verbose=False)
+        self.uvicorn.should_exit = True
+        self.thread.join(10)
+
+
+def one_login(auth: Login | Sequence[Login] | None) -> Login | None:
+    """The login as one (user, password) pair; the API takes one.
+
+    >>> one_login([("ann", "pw")]), one_login(("ann", "pw")), one_login(None)
+    (('ann', 'pw'), ('ann', 'pw'), None)
+    """
+    if not auth:
+        return None
+    if isinstance(auth[0], str):
+        return (str(auth[0]), str(auth[1]))
+    if len(auth) != 1:
+        raise ValueError("give one login (user, password): the chat and the API share it")
+    user, password = auth[0]
+    return (str(user), str(password))
+
+
+def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring: bool = False,
+           auth: Login | Sequence[Login] | None = None, token: str | None = None, mcp: bool = False,
+           demo: gr.Blocks | None = None) -> Server:
+    """Start the chat (``chat.blocks()``, or ``demo``) and the API on ``host:port``; return once it serves."""
+    s = chat.settings
+    login = one_login(auth)
+    demo = demo or chat.blocks()
+    demo.queue(default_concurrency_limit=4, max_size=64, api_open=False)
+    demo.state_session_capacity = s.max_sessions  # what launch(state_session_capacity=) sets
+    app = create_api(chat.engine, s, auth=login, token=token, mcp=mcp, host=host)
+    limits = uploads.Limits.of(s)
+    app.add_middleware(Bounded, upload_bytes=limits.total_bytes + 1024 * limits.files + 4096,  # part headers
+                       other_bytes=max(s.max_request_kb * 1024, 16 * s.max_question_chars))
+    theme = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    gr.mount_gradio_app(app, demo, path="/", server_name=host, server_port=port, auth=[login] if login else None,
+                        max_file_size=limits.file_bytes, ssr_mode=False, enable_monitoring=monitoring,
+                        allowed_paths=[], root_path=os.environ.get("GRADIO_ROOT_PATH"), theme=theme,
+                        css=render.CSS)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise OSError(f"the server could not start on {host}:{port} (is the port taken?)")
+        time.sleep(0.01)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+    if monitoring:
+        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount))
+        print(f"Monitoring URL: {url}monitoring/{gradio_app.analytics_key}", flush=True)
+    start_sweeping(demo)  # API calls' sessions do not pile up in memory
+    return Server(url, demo, app, server, thread)
+
+
+def main(argv: list[str] | None, chat: type[ChatApp]) -> int:
+    """``python ui.py``: build the index if there is none, then serve ``chat`` until Ctrl+C."""
+    p = argparse.ArgumentParser(prog="ui.py", description="Start the browser chat.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                epilog="example: python ui.py --port 7860 --sources sources")
+    try:
+        defaults = from_env()
+    except ValueError as e:
+        print(f"ui.py: error: {e}", file=sys.stderr)
+        return 2
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
+    p.add_argument("--index", default=defaults.index_dir, help="index folder")
+    p.add_argument("--sources", default=defaults.sources_dir,
+                   help="folder uploads are saved into (also RAG_SOURCES_DIR); a rebuild reads it and every "
+                        "folder the index was built from")
+    p.add_argument("--model", default=defaults.model, help="embedding model")
+    p.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
+                   help="require this login (also RAG_AUTH); anyone who reaches the app can otherwise "
+                        "ask questions and add documents. Replacing and removing documents needs it")
+    p.add_argument("--monitoring", action="store_true",
+                   help="turn on Gradio's /monitoring dashboard (its URL is printed to this console)")
+    p.add_argument("--mcp", action="store_true",
+                   help="also serve the MCP server (tools ask, list_documents) at /mcp; the HTTP API is always at "
+                        "/api (docs: /api/docs). With --auth or RAG_API_TOKEN both need a login or the token")
+    args = p.parse_args(argv)
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            print("ui.py: error: --auth takes USER:PASSWORD", file=sys.stderr)
+            return 2
+        auth = (user, password)
+    settings = defaults.replace(index_dir=args.index, model=args.model, sources_dir=args.sources)
+    builder = make_embedder(settings)
+    # Many users at once: each question on one core is more answers a second than two cores each, whose
+    # spinning threads fight (docs/chat.md, "Load"); a rebuild still embeds on every core.
+    questions = (OnnxEmbedder(settings.model, settings.batch_size, settings.cache_dir, threads=1)
+                 if settings.embedding_backend == "onnx" else builder)
+    engine = Engine(settings, embedder=questions)
+    try:
+        if not index_exists(settings.index_dir):
+            print(f"No index at {settings.index_dir} yet; building one from {settings.sources_dir}", flush=True)
+            report = build([settings.sources_dir], settings, builder,
+                           progress=lambda f, m: print(f"[{f:4.0%}] {m}", flush=True))
+            print(f"built: {report.summary()}", flush=True)
+        engine.index  # noqa: B018 - load and check it now, not on the first question
+        engine.embedder.encode(["warm up"])
+        server: Server = launch(chat(engine, manage=auth is not None, build_embedder=builder), args.host,
+                                args.port, args.monitoring, auth=auth, mcp=args.mcp)
+    except (store.IndexError_, BuildError, ModelNotFound, OSError) as e:
+        print(f"ui.py: error: {e}", file=sys.stderr)
+        return 2
+    url = server.url
+    print(f"Chat running at {url} (Ctrl+C to stop); uploads go into {settings.sources_dir}", flush=True)
+    print(f"HTTP API at {url}api/ask (docs: {url}api/docs)" + (f"; MCP server at {url}mcp" if args.mcp else ""),
+          flush=True)
+    try:
+        while server.thread.is_alive():
+            server.thread.join(1.0)
+    except KeyboardInterrupt:
+        pass
+    server.close()
+    return 0
