@@ -94,6 +94,15 @@ def test_the_question_an_earlier_follow_up_was_understood_as_is_what_counts():
     assert understood("and the third one?", AREAS, second).startswith("What is the third area of action: Advancing")
 
 
+def test_a_follow_up_leans_on_the_most_recent_turn():
+    sbom, china = ({"question": "What is a Software Bill of Materials?"},
+                   {"question": "How does the strategy describe the cyber threat from China?"})
+    assert (understood("What about Russia?", sbom, china)
+            == "How does the strategy describe the cyber threat from Russia?")
+    assert understood("What about Russia?", china, sbom) == "What is Russia?"
+    assert understood("Why?", sbom, china) == "Why? (How does the strategy describe the cyber threat from China)"
+
+
 @pytest.mark.parametrize("history", [
     None, [], [None, 3, "text", {"no": "question"}], [{"question": 5}], [{"question": "x", "answer": 7,
                                                                             "sentences": "bad", "citations": [1]}],
