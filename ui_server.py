@@ -73,7 +73,7 @@ class Server:
     def close(self) -> None:
         gradio_app = next((r.app for r in self.app.routes if isinstance(r, Mount)), None)
         if gradio_app is not None:
-            gradio_app.stop_event.set()  # ends the event streams, so the server can shut down
+            gradio_app.stop_event.set()  # type: ignore[attr-defined]  # ends the event streams: the server can stop
         self.demo.close(verbose=False)
         self.uvicorn.should_exit = True
         self.thread.join(10)
@@ -106,7 +106,8 @@ def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring:
     demo.state_session_capacity = s.max_sessions  # what launch(state_session_capacity=) sets
     app = create_api(chat.engine, s, auth=login, token=token, mcp=mcp, host=host)
     limits = uploads.Limits.of(s)
-    app.add_middleware(Bounded, upload_bytes=limits.total_bytes + 1024 * limits.files + 4096,  # part headers
+    app.add_middleware(Bounded,  # type: ignore[arg-type]  # a plain ASGI class, which starlette's stubs do not model
+                       upload_bytes=limits.total_bytes + 1024 * limits.files + 4096,  # part headers
                        other_bytes=max(s.max_request_kb * 1024, 16 * s.max_question_chars))
     theme = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     gr.mount_gradio_app(app, demo, path="/", server_name=host, server_port=port, auth=[login] if login else None,
@@ -127,7 +128,7 @@ def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring:
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
     if monitoring:
         gradio_app = next(r.app for r in app.routes if isinstance(r, Mount))
-        print(f"Monitoring URL: {url}monitoring/{gradio_app.analytics_key}", flush=True)
+        print(f"Monitoring URL: {url}monitoring/{gradio_app.analytics_key}", flush=True)  # type: ignore[attr-defined]
     start_sweeping(demo)  # API calls' sessions do not pile up in memory
     return Server(url, demo, app, server, thread)
 

@@ -126,7 +126,8 @@ def _turn(t: Any) -> dict[str, Any] | None:
               "end": integer(short.get("end")), "kind": text(short.get("kind"))}
              if isinstance(short, Mapping) and isinstance(short.get("text"), str)
              and integer(short.get("citation")) is not None else None)
-    total = (t.get("timings_ms") if isinstance(t.get("timings_ms"), Mapping) else {}).get("total")
+    timings = t.get("timings_ms")
+    total = timings.get("total") if isinstance(timings, Mapping) else None
     return {"question": t["question"], "answer": text(t.get("answer")), "abstained": t.get("abstained") is True,
             "message": text(t.get("message")), "sentences": sentences, "citations": citations,
             "retrieved": retrieved, "short_answer": short,

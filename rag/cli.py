@@ -14,7 +14,7 @@ from .config import Settings, from_env
 EXAMPLES = {
     "build": "example: rag build ../shared/corpus sources --index /tmp/ix",
     "ask": 'example: rag ask --json "What are the four areas of action?"',
-    "info": "example: rag info --index /tmp/ix",
+    "info": "example: rag info --verify --index /tmp/ix",
     "eval": "example: rag eval eval/test_sources.jsonl --compare legacy,learned --report report.html",
     "train": "example: rag build sources ../shared/corpus --index /tmp/ix && rag train --index /tmp/ix",
     "serve": "example: rag serve --port 7860 --mcp",
@@ -81,6 +81,8 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="what is in the index", formatter_class=fmt, epilog=EXAMPLES["info"])
     i.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    i.add_argument("--verify", action="store_true", help="read every file of the index and compare it with the "
+                   "sha256 recorded when it was built; exit 2 naming any file that differs")
     common(i)
 
     e = sub.add_parser("eval", help="measure retrieval, citations and answers on a question set",
@@ -232,11 +234,14 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 def _info(args: argparse.Namespace, settings: Settings) -> int:
     from . import store
 
+    checked = store.verify(settings.index_dir) if args.verify else 0
     manifest = store.read_manifest(settings.index_dir)
     if args.json:
         print(json.dumps(manifest, indent=1, ensure_ascii=False))
         return 0
     print(f"index      {Path(settings.index_dir).resolve()} ({manifest['index_id']})")
+    if checked:
+        print(f"verified   {checked} files match the sha256 recorded when the index was built")
     print(f"built      {manifest['built_at']}")
     print(f"model      {manifest['model']} ({manifest['dim']} dimensions)")
     print(f"chunking   {manifest['chunk_tokens']} tokens, {manifest['chunk_overlap']} overlap ({manifest['encoding']})")
@@ -250,10 +255,37 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .evaluation import run_cli
+def _eval(args: argparse.Namespace, settings: Settings, embedder=None) -> int:  # noqa: ANN001 - an Embedder
+    """0 when done, 1 when a citation fails the integrity check."""
+    from .evaluation import QuestionError, UnknownConfig, broken_citations, run
+    from .report import format_table, write_html
 
-    return run_cli(args, settings)
+    names = list(dict.fromkeys(m.strip() for m in (args.compare or settings.mode).split(",") if m.strip()))
+    if not names:
+        raise UsageError("--compare names no configuration")
+    try:
+        result = run(args.questions, names, settings, embedder,
+                     progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr, flush=True),
+                     warn=lambda msg: print(f"rag: warning: {msg}", file=sys.stderr))
+    except QuestionError as e:
+        raise UsageError(str(e)) from None
+    except UnknownConfig as e:
+        raise UsageError(f"--compare: {e}") from None
+    runs = result["runs"]
+    print(format_table(runs))
+    print(f"{len(runs[0]['questions'])} questions × {len(runs)} configuration(s) in {result['seconds']:.1f}s")
+    try:
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+        if args.report:
+            write_html(result, args.report)
+    except OSError as e:
+        raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
+    broken = broken_citations(result)
+    if broken:
+        print(f"rag: citation integrity below 1.0 in: {', '.join(broken)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

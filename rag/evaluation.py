@@ -9,10 +9,8 @@ ranks can be scored without changing the answers. Matching rules and metric defi
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,7 +19,7 @@ from .questions import Question, QuestionError, load_questions, parse_question
 from .retrieval import MODES, retrieve
 from .types import Answer, Hit
 
-__all__ = ["Question", "QuestionError", "load_questions", "parse_question", "evaluate", "summarise"]
+__all__ = ["Question", "QuestionError", "load_questions", "parse_question", "evaluate", "summarise", "run"]
 DEPTH = 10  # ranks scored by the retrieval metrics
 
 # -- running ------------------------------------------------------------------------------------------
@@ -33,13 +31,17 @@ CONFIGS = {  # named configurations for --compare, besides the retrieval modes
 }
 
 
+class UnknownConfig(ValueError):
+    pass
+
+
 def configure(settings: Any, name: str) -> Any:
     """The settings of a named configuration: a retrieval mode, or one of ``CONFIGS``."""
     if name in CONFIGS:
         return settings.replace(**CONFIGS[name])
     if name in MODES:
         return settings.replace(mode=name)
-    raise ValueError(f"unknown configuration {name!r}; use {', '.join(list(CONFIGS) + list(MODES))}")
+    raise UnknownConfig(f"unknown configuration {name!r}; use {', '.join(dict.fromkeys([*CONFIGS, *MODES]))}")
 
 
 def _ask(engine: Any, q: Question, standalone: bool) -> Answer:
@@ -217,49 +219,38 @@ def summarise(records: list[dict], threshold: float) -> dict[str, Any]:
     return m
 
 
-def run_cli(args: Any, settings: Any, embedder: Any = None) -> int:
-    """``rag eval``: 0 when done, 1 when a citation fails the integrity check; usage errors raise."""
-    from .cli import UsageError
+def run(question_files: Sequence[str | Path], names: Sequence[str], settings: Any, embedder: Any = None,
+        progress: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> dict:
+    """Every configuration of ``names`` (see ``configure``) over the questions of ``question_files``:
+    ``{"question_files", "index", "index_id", "seconds", "runs"}`` (the JSON ``rag eval --json`` writes).
+    Raises ``QuestionError`` for a bad question file, ``UnknownConfig`` for a name it does not know."""
     from .engine import Engine
-    from .report import format_table, write_html
 
-    try:
-        questions = load_questions(args.questions)
-    except QuestionError as e:
-        raise UsageError(str(e)) from None
-    names = list(dict.fromkeys(m.strip() for m in (args.compare or settings.mode).split(",") if m.strip()))
-    try:
-        configs = [(name, configure(settings, name)) for name in names]
-    except ValueError as e:
-        raise UsageError(f"--compare: {e}") from None
+    questions = load_questions(question_files)
+    configs = [(name, configure(settings, name)) for name in names]
     if not configs:
-        raise UsageError("--compare names no configuration")
-    say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+        raise UnknownConfig("no configuration named")
     engine = Engine(configs[0][1], embedder)
     check = EvidenceCheck(engine.index)
     missing = sorted({n for q in questions for n in q.sources if n not in check.by_name})
-    if missing:
-        print(f"rag: warning: {len(missing)} source file(s) named by the questions are not in the index: "
-              + ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""), file=sys.stderr)
+    if missing and warn:
+        warn(f"{len(missing)} source file(s) named by the questions are not in the index: "
+             + ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
     engine.ask(questions[0].question)  # untimed warm-up: the model and lazy imports load here, not in p95
     t0 = time.perf_counter()
     vectors: dict[str, Any] = {}
-    runs = [evaluate(engine if i == 0 else Engine(cfg, engine.embedder), questions, name, say, vectors)
+    runs = [evaluate(engine if i == 0 else Engine(cfg, engine.embedder), questions, name, progress, vectors)
             for i, (name, cfg) in enumerate(configs)]
-    result = {"question_files": [str(p) for p in args.questions], "index": str(settings.index_dir),
-              "index_id": engine.index.index_id, "seconds": round(time.perf_counter() - t0, 2), "runs": runs}
-    print(format_table(runs))
-    print(f"{len(questions)} questions × {len(runs)} configuration(s) in {result['seconds']:.1f}s")
-    try:
-        if args.json_out:
-            Path(args.json_out).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
-        if args.report:
-            write_html(result, args.report)
-    except OSError as e:
-        raise UsageError(f"cannot write {e.filename}: {e.strerror}") from None
-    broken = [r["config"]["name"] for r in runs if (r["metrics"]["integrity"] is not None
-                                                    and r["metrics"]["integrity"] < 1.0)]
-    if broken:
-        print(f"rag: citation integrity below 1.0 in: {', '.join(broken)}", file=sys.stderr)
-        return 1
-    return 0
+    return {"question_files": [str(p) for p in question_files], "index": str(settings.index_dir),
+            "index_id": engine.index.index_id, "seconds": round(time.perf_counter() - t0, 2), "runs": runs}
+
+
+def broken_citations(result: dict) -> list[str]:
+    """The configurations of a ``run`` result with a citation that fails the integrity check.
+
+    >>> broken_citations({"runs": [{"config": {"name": "a"}, "metrics": {"integrity": 1.0}},
+    ...                            {"config": {"name": "b"}, "metrics": {"integrity": 0.5}}]})
+    ['b']
+    """
+    return [r["config"]["name"] for r in result["runs"]
+            if r["metrics"]["integrity"] is not None and r["metrics"]["integrity"] < 1.0]

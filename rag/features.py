@@ -195,7 +195,7 @@ class QuestionTerms:
         self.weights = {t: idf.get(t, 0.0) for t in tokenize([text])[0]}
         self.total = sum(self.weights.values())
 
-    def share(self, terms: set[str]) -> float:
+    def share(self, terms: frozenset[str] | set[str]) -> float:
         if self.total <= 0:
             return 0.0
         return sum(w for t, w in self.weights.items() if t in terms) / self.total

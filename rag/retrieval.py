@@ -84,7 +84,8 @@ def dense_search(index: Index, q: np.ndarray, n: int, allowed: np.ndarray | None
     if allowed is not None:
         import faiss
 
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
+        params = faiss.SearchParameters(  # type: ignore[call-arg]  # SWIG keyword, unknown to the stubs
+            sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
     scores, ids = index.faiss_index.search(q.reshape(1, -1).astype(np.float32), n, params=params)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 

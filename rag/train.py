@@ -210,8 +210,8 @@ def choose_policy(engine: Any, data: list[Case], probs: list[np.ndarray], model:
         for min_p in GRID["min_p"]:
             for words in GRID["max_words"]:
                 for n in GRID["max_units"]:
-                    pol = replace(model.policy, relative=rel, min_p=min_p, max_words=words, max_units=n,
-                                  list_words=words, list_units=n)
+                    pol = replace(model.policy, relative=float(rel), min_p=float(min_p), max_words=int(words),
+                                  max_units=int(n), list_words=int(words), list_units=int(n))
                     value, m = score(pol)
                     if best is None or value > best[0] + 1e-9:
                         best = (value, pol, m)

@@ -67,14 +67,52 @@ def test_bread_question_abstains(sources_engine):
     assert a.abstained and not a.citations and a.retrieved
 
 
-def test_citations_hold_over_many_questions(sources_engine):
-    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "train_dev_sources.jsonl").open()]
-    answered = 0
+# What the shipped model (learned ranker, selector and abstention; docs/answers.md) does today with each question
+# of eval/train_dev_sources.jsonl: ("answers", a phrase its citations must quote) or ("abstains", a phrase of the
+# message). Where today's answer misses the question bank's reference, the entry says so: those are pinned so
+# that a change shows up here, for better or worse; update the entry when a retrained model gets them right.
+TODAY = {
+    "s01": ("answers", "Antony Blinken recently announced a new international cyber strategy"),
+    "s02": ("answers", "During the RSA conference, in San Francisco"),  # the release's sentence, not the reference's
+    "s03": ("answers", "Strengthen and build international partner digital and cyber capacity"),
+    "s04": ("answers", "Integration of cyber security, sustainable development and technological innovation"),
+    "s05": ("answers", "the willingness to work together on shared goals"),
+    "s06": ("answers", "Antony Blinken recently announced"),  # the official title (second part) is not quoted
+    "s07": ("abstains", "No passage close to the question gives a duration"),  # reference: 54 pages, answerable
+    "s08": ("answers", "The strategy focuses on the concept of digital solidarity"),  # misses the reference's goals
+    "s09": ("abstains", "No passage close to the question gives an organisation"),  # reference: Russia and China
+    "s10": ("abstains", "The sources never mention Russian, Chinese"),  # reference: multi-stakeholder, answerable
+    "s11": ("answers", "similar to the support previously provided to Ukraine, Costa Rica, and Albania"),
+    "s12": ("answers", "hunt forward missions and the Joint Ransomware Task Force"),
+    "s13": ("answers", "build solid coalitions of governments, businesses, and civil"),
+    "s14": ("answers", "Working with other federal agencies"),
+    "s15": ("answers", "The concept of digital solidarity rests on efforts to build digital and cyber capacity"),
+    "s16": ("answers", "rights-respecting cyberspace and digital technologies strategy is fundamental"),
+    "s17": ("answers", "when we work together to shape the international environment"),
+    "s18": ("answers", "more cooperation among allied countries around rights-respecting digital"),
+    "s19": ("answers", "ensuring a secure, open, and vibrant technological future"),
+    "s20": ("abstains", "The sources don't answer this."),
+    "s21": ("abstains", "The sources never mention FIFA World Cup"),
+    "s22": ("abstains", "No passage close to the question gives an amount of money"),
+    "s23": ("abstains", "No passage close to the question gives a date"),
+    "s24": ("abstains", "The sources never mention Ambassador-at-Large Nathaniel Fick"),
+}
+
+
+def test_each_sources_question_is_answered_or_refused_as_today(sources_engine):
+    questions = [json.loads(line) for line in (ROOT / "eval" / "train_dev_sources.jsonl").open()]
+    assert sorted(q["id"] for q in questions) == sorted(TODAY), "a question was added or removed: update TODAY"
+    wrong = []
     for q in questions:
-        a = sources_engine.ask(q)
+        a = sources_engine.ask(q["question"])
         integrity(sources_engine, a)
-        answered += not a.abstained
-    assert answered >= len(questions) // 2
+        verdict, phrase = TODAY[q["id"]]
+        quoted = " ".join(" ".join(c.quote.split()) for c in a.citations)
+        if verdict == "answers" and (a.abstained or phrase not in quoted):
+            wrong.append(f"{q['id']} should answer quoting {phrase!r}; got {a.message or quoted[:160]!r}")
+        elif verdict == "abstains" and (not a.abstained or a.citations or phrase not in a.message):
+            wrong.append(f"{q['id']} should abstain with {phrase!r}; got {a.message or a.answer[:160]!r}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_pdf_answers_cite_the_page(corpus_engine):

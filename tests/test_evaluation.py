@@ -10,7 +10,7 @@ import pytest
 
 from rag import cli
 from rag.config import Settings
-from rag.evaluation import EvidenceCheck, Question, QuestionError, load_questions, run_cli, score_question, summarise
+from rag.evaluation import EvidenceCheck, Question, QuestionError, load_questions, score_question, summarise
 from rag.report import format_table, render
 from rag.types import Answer, AnswerSentence, Citation, Document
 
@@ -192,7 +192,7 @@ def test_eval_with_the_fake_embedder(tmp_path, fake_embedder, capsys):
     build([SOURCES], settings, fake_embedder)
     args = argparse.Namespace(questions=[str(SMALL)], compare="bm25,dense", json_out=str(tmp_path / "o.json"),
                               report=str(tmp_path / "r.html"), quiet=False)
-    assert run_cli(args, settings, embedder=fake_embedder) == 0
+    assert cli._eval(args, settings, embedder=fake_embedder) == 0
     out, err = capsys.readouterr()
     assert "[bm25] 1/5 e1: hit rank" in err and "[dense] 5/5 e5: " in err
     assert out.splitlines()[0].split() == ["metric", "bm25", "dense"]

@@ -192,7 +192,7 @@ DISK_FULL = textwrap.dedent("""
     sys.path[:0] = [{root!r}, {tests!r}]
     import rag.embedding
     from conftest import FakeEmbedder
-    rag.embedding.SentenceTransformerEmbedder = lambda *a, **k: FakeEmbedder()
+    rag.embedding.make_embedder = lambda settings: FakeEmbedder()  # what `rag build` calls, whatever the backend
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG, like ENOSPC
     resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
     from rag.cli import main
@@ -212,7 +212,11 @@ def test_a_build_that_cannot_write_fails_with_one_line_and_keeps_the_old_index(t
                           "--model", "fake", "--quiet"], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
     assert cli.returncode == 2, f"exit {cli.returncode}: {cli.stderr[-600:]}"
     assert cli.stderr.startswith("rag: error: ") and cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
+    # the write itself failed (not the model, not the reading): the message says so and what is left
+    assert f"cannot write the index in '{index_dir}'" in cli.stderr, cli.stderr
+    assert cli.stderr.rstrip().endswith("the previous index is unchanged"), cli.stderr
     assert store.load_index(index_dir).index_id == before
+    assert not list((index_dir / "builds").glob(".tmp-*")), "the half-written build was left behind"
     build([folder], settings, FakeEmbedder())
     assert not list((index_dir / "builds").glob(".tmp-*"))
 
