@@ -94,16 +94,12 @@ def _candidates(index: Index, hits: list[Hit]) -> tuple[list[int], dict[int, int
     return rows, home
 
 
-def _idf(index: Index) -> dict[str, float]:
-    return index_idf(index)
-
-
 def _score(index: Index, question: str, q: np.ndarray, rows: list[int], texts: list[str],
            s: Settings) -> np.ndarray:
     """Sentence relevance: cosine to the question, plus its idf-weighted share of the question's words,
     plus a cue bonus for what-is and why questions; fragments of under four words are held back."""
     cosine = np.asarray(index.sentence_vectors[rows]) @ q
-    idf = _idf(index)
+    idf = index_idf(index)
     q_terms = {t: idf.get(t, 0.0) for t in tokenize([question])[0]}
     total = sum(q_terms.values())
     overlap = np.zeros(len(rows), dtype=np.float32)

@@ -37,36 +37,31 @@ class Candidates:
 def acronyms(index: Index) -> dict[str, str]:
     """The index's acronym table: recorded at build time, else mined from its passages once (small
     indexes only: a large one without a table searches without expansion)."""
-    cached = getattr(index, "_acronyms", None)
-    if cached is None:
-        cached = index.manifest.get("acronyms")
-        if cached is None:
-            cached = mine(index.chunks[i].text for i in range(len(index.chunks))) if len(index.chunks) <= 20_000 else {}
-        index._acronyms = cached  # type: ignore[attr-defined]
-    return cached
+    def make() -> dict[str, str]:
+        if "acronyms" in index.manifest:
+            return index.manifest["acronyms"]
+        return mine(index.chunks[i].text for i in range(len(index.chunks))) if len(index.chunks) <= 20_000 else {}
+
+    return index.cached("acronyms", make)
 
 
 def _chunk_sentence_matrix(index: Index) -> tuple[np.ndarray, np.ndarray]:
-    """(chunks × longest chunk) sentence rows, padded with -1; cached on the index."""
-    cached = getattr(index, "_chunk_rows", None)
-    if cached is None:
+    """(chunks × longest chunk) sentence rows, padded with -1; made once per index."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
         lo = np.asarray(index.chunk_sent_lo, dtype=np.int64)
         hi = np.append(lo[1:], len(index.sentence_rows)) if len(lo) else lo
         counts = np.array([len(index.chunks[i].sentences) for i in range(len(lo))], dtype=np.int64) \
             if len(lo) <= 50_000 else np.maximum(hi - lo, 1)
         width = int(counts.max()) if len(counts) else 1
         grid = lo[:, None] + np.arange(width)[None, :]
-        grid = np.where(np.arange(width)[None, :] < counts[:, None], grid, -1)
-        cached = (grid, counts)
-        index._chunk_rows = cached  # type: ignore[attr-defined]
-    return cached
+        return np.where(np.arange(width)[None, :] < counts[:, None], grid, -1), counts
+
+    return index.cached("chunk_sentences", make)
 
 
 def _title_share(index: Index, question: str, rows: np.ndarray, idf: dict[str, float]) -> np.ndarray:
-    cache = getattr(index, "_title_terms", None)
-    if cache is None:
-        cache = [set(t) for t in tokenize([d.get("title", "") for d in index.manifest.get("documents", [])])]
-        index._title_terms = cache  # type: ignore[attr-defined]
+    cache = index.cached("title_terms", lambda: [
+        set(t) for t in tokenize([d.get("title", "") for d in index.manifest.get("documents", [])])])
     weights = {t: idf.get(t, 0.0) for t in tokenize([question])[0]}
     total = sum(weights.values())
     if total <= 0:
@@ -108,8 +103,10 @@ def gather(index: Index, question: str, q: np.ndarray, n: int, idf: dict[str, fl
     sent_max = srt[:, 0]
     sent_top2 = np.where(srt[:, min(1, srt.shape[1] - 1)] > -1, (srt[:, 0] + srt[:, min(1, srt.shape[1] - 1)]) / 2,
                          sent_max)
-    cos = np.array([dense_of[r] if r in dense_of else float(index.faiss_index.reconstruct(int(r)) @ q)
-                    for r in rows], dtype=np.float32)
+    cos = np.array([dense_of.get(r, 0.0) for r in rows], dtype=np.float32)
+    missing = [i for i, r in enumerate(rows) if r not in dense_of]
+    if missing:  # BM25 or sentence candidates: one batch read of their passage vectors
+        cos[missing] = index.faiss_index.reconstruct_batch(arr[missing]) @ q
     top_bm25 = max(bm25_of.values()) if bm25_of else 1.0
     d_rank = {r: i for i, (r, _) in enumerate(dense)}
     b_rank = {r: i for i, (r, _) in enumerate(lexical)}

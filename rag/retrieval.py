@@ -155,13 +155,13 @@ def _learned(index: Index, question: str, q: np.ndarray, k: int, candidates: int
 
 def index_idf(index: Index) -> dict[str, float]:
     """BM25's idf of every indexed term (rare words say more about a sentence than common ones)."""
-    cached = getattr(index, "_idf", None)
-    if cached is None:
-        cached = {}
-        if index.bm25 is not None:
-            n = float(index.bm25.scores["num_docs"])
-            df = np.diff(index.bm25.scores["indptr"]).astype(np.float64)
-            values = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            cached = {t: float(values[i]) for t, i in index.bm25.vocab_dict.items() if i < len(values)}
-        index._idf = cached  # type: ignore[attr-defined]
-    return cached
+    return index.cached("idf", lambda: _idf(index))
+
+
+def _idf(index: Index) -> dict[str, float]:
+    if index.bm25 is None:
+        return {}
+    n = float(index.bm25.scores["num_docs"])
+    df = np.diff(index.bm25.scores["indptr"]).astype(np.float64)
+    values = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    return {t: float(values[i]) for t, i in index.bm25.vocab_dict.items() if i < len(values)}

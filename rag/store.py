@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,13 @@ class Index:
     chunk_sent_lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sentence_chunk: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     doc_row: dict[str, int] = field(default_factory=dict)
+    derived: dict[str, Any] = field(default_factory=dict)  # tables computed from the files once, on first use
+
+    def cached(self, name: str, make: Callable[[], Any]) -> Any:
+        """``derived[name]``, made by ``make()`` the first time (idf, acronyms, sentence grids...)."""
+        if name not in self.derived:
+            self.derived[name] = make()
+        return self.derived[name]
 
     def __post_init__(self) -> None:
         self.doc_row = {d["doc_id"]: i for i, d in enumerate(self.manifest.get("documents", []))}

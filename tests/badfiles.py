@@ -6,6 +6,8 @@ b'\\xff\\xfeA'
 
 from __future__ import annotations
 
+from .pdfgen import assemble
+
 TRUNCATED_UTF16 = b"\xff\xfeA"  # a UTF-16 byte-order mark and half a character: UnicodeDecodeError
 
 
@@ -25,16 +27,7 @@ def pdf_with_cmap(text: str, mapping: dict[str, str]) -> bytes:
                b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
                b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n".encode() + obj + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{off:010d} 00000 n \n".encode() for off in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return assemble(objects)
 
 
 def surrogate_pdf() -> bytes:
