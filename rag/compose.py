@@ -161,21 +161,26 @@ def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int],
 
 
 def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: Answer) -> ShortAnswer | None:
-    """The first span of the asked kind in the quoted sentences, best unit first; None when none."""
+    """The first span of the asked kind in the quoted sentence that repeats most of the question's words
+    (the better unit on a tie); None when no quoted sentence holds one."""
     kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
     qlow = info.text.lower()
     by_start = {c.start: c for c in answer.citations}
     for kind in kinds:
+        best: tuple[int, ShortAnswer] | None = None
         for u in chosen:
             for r in u.rows:
                 doc, sent = index.sentence(r)
-                for m in entities.find(sent.text, kind or ""):
-                    if m.text.lower() in qlow:
-                        continue
-                    c = by_start.get(sent.start)
-                    if c is None:
-                        continue
-                    return ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or "")
+                c = by_start.get(sent.start)
+                found = [m for m in entities.find(sent.text, kind or "") if m.text.lower() not in qlow]
+                if c is None or not found:
+                    continue
+                score = entities.overlap(sent.text, info.text)
+                if best is None or score > best[0]:
+                    m = found[0]
+                    best = (score, ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or ""))
+        if best is not None:
+            return best[1]
     return None
 
 

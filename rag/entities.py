@@ -39,18 +39,23 @@ _ORG_WORDS = ("Department|Agency|Office|Council|Administration|Bureau|Commission
 _CAP = r"[A-Z][a-zA-Z'’\-]+"
 _PATTERNS = {
     "amount": re.compile(r"(?:US)?\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand))?|"
+                         r"\b(?:(?:tens|hundreds) of )?(?:thousands|millions|billions|trillions) of dollars\b|"
                          r"\b\d[\d,.]*\s*(?:million|billion|trillion)\s+(?:dollars|USD)|\b\d[\d,.]*\s*dollars\b"),
     "duration": re.compile(rf"\b(?:\d+|{_NUM_WORDS})(?:[\s-]+(?:to|or)[\s-]+\d+)?[\s-]+(?:{_UNITS})\b|"
                            rf"\bwithin\s+(?:{_UNITS})\b", re.I),
     "date": re.compile(rf"\b(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+(?:19|20)\d\d)?\b|\b(?:19|20)\d\d\b|"
                        rf"\b(?:fiscal|FY)\s*(?:year\s*)?(?:19|20)?\d\d\b"),
-    "count": re.compile(rf"\b\d[\d,]*\b(?!\s*(?:%|percent|{_UNITS}))|\b(?:{_NUM_WORDS})\b(?![\s-]+(?:{_UNITS}))", re.I),
+    "count": re.compile(rf"\b(?:(?:tens|hundreds) of )?(?:thousands|millions)\b(?! of dollars)|"
+                        rf"\b\d[\d,]*\b(?!\s*(?:%|percent|{_UNITS}))|\b(?:{_NUM_WORDS})\b(?![\s-]+(?:{_UNITS}))", re.I),
     "organisation": re.compile(rf"\b(?:the\s+)?(?:(?:{_CAP}|of|for|and|on|the)\s+){{0,6}}(?:{_ORG_WORDS})"
                                rf"(?:\s+(?:of|for|on)(?:\s+the)?(?:\s+{_CAP}){{1,4}})?\b|\b[A-Z]{{2,6}}s?\b(?=[^a-z]|$)"),
     "person": re.compile(rf"(?:(?:{_TITLES})\s+(?:of\s+(?:State|Defense|Commerce|Homeland Security)\s+)?)?"
                          rf"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"),
     "place": re.compile(rf"\b(?:in|at|from|to|In|At)\s+((?:the\s+)?{_CAP}(?:\s+{_CAP}){{0,3}})"),
 }
+# an office named instead of its holder ("the Secretary of Commerce", "the Director of CISA")
+_OFFICE = re.compile(rf"\b(?:(?:Deputy |Under )?Secretary|Director|Administrator|Attorney General|Chair) of (?:the )?"
+                     rf"(?:[A-Z]{{2,6}}\b|{_CAP}(?:\s+(?:and\s+)?{_CAP}){{0,3}})")
 _NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")  # a capitalised word inside a sentence
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _ITEM_NUMBER = re.compile(r"\d{1,2}[.)]\s")  # "2. Train every dock worker": a list number, not a count
@@ -92,7 +97,27 @@ def find(sentence: str, kind: str) -> list[Match]:
                     and not sentence[:start].strip():
                 continue
         out.append(Match(text, start, start + len(text), kind))
+    if kind == "person":
+        out += [Match(m.group(), m.start(), m.end(), kind) for m in _OFFICE.finditer(sentence)
+                if not any(o.start < m.end() and m.start() < o.end for o in out)]
+        out.sort(key=lambda m: m.start)
     return out
+
+
+_STOP = set("""what which who whom whose when where why how does did do is are was were the a an of for to in on and
+or with by from that this it its as at be been has have had will would can could should must about into their
+they there than then them his her our your any many much long""".split())
+
+
+def overlap(sentence: str, question: str) -> int:
+    """How many of the question's content words (by their first five letters) the sentence repeats.
+
+    >>> overlap("Within 270 days, NIST shall identify criteria for a consumer labeling program.",
+    ...         "How long did NIST have to set up the consumer label?")
+    3
+    """
+    words = {w[:5] for w in re.findall(r"[a-z0-9]+", question.lower()) if w not in _STOP and len(w) > 2}
+    return len(words & {w[:5] for w in re.findall(r"[a-z0-9]+", sentence.lower())})
 
 
 def _person(text: str, start: int) -> tuple[str, int]:

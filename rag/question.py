@@ -19,27 +19,35 @@ import re
 from dataclasses import dataclass
 
 _ORG_NOUNS = (r"agenc(?:y|ies)|organi[sz]ations?|office|department|body|entity|entities|compan(?:y|ies)|"
-              r"group|council|institution|bureau|team|administration|government|country|countries|nations?|"
+              r"group|council|institution|bureau|team|administration|government|universit(?:y|ies)|outlets?|"
+              r"newspapers?|paper|publication|regulators?|not-for-profit|non-?profit|firms?|part of|unit|"
               r"partners?|allies")
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
     ("amount", re.compile(r"\bhow much (money|funding|funds?|cash|budget|investment|is (being )?(spent|invested))|"
                           r"\bhow much\b.*\b(cost|spend|spent|spending|invest|allocat|fund|pay|paid|dollars?)|"
                           r"\bwhat(?:'s| is| was)? the (total )?(budget|price|cost|amount|funding)\b|"
-                          r"\bhow (many|much) dollars\b|\bdollar (amount|figure)\b", re.I)),
-    ("duration", re.compile(r"\bhow long\b|\bhow (soon|quickly|fast)\b|\bhow much time\b|"
+                          r"\bhow (many|much) dollars\b|\bdollar (amount|figure)\b|"
+                          r"\bhow much (damage|harm|loss)\b", re.I)),
+    ("place", re.compile(r"\b(which|what) (nations?|country|countries|city|cities|states?)\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b|\bhow (soon|quickly|fast|often|frequently)\b|\bhow much time\b|"
+                            r"\bwhat length\b|\bthe longest\b.*\b(wait|take|have)\b|"
                             r"\b(within|in) (how many|what) (hours|days|weeks|months|years|time)\b|"
                             r"\bwhat (is the )?(deadline|time ?frame|timeline|period|window)\b", re.I)),
-    ("count", re.compile(r"\bhow many\b|\bnumber of\b|\bhow much\b(?!.*\b(money|fund|cost|spend|budget))", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bhow (big|large|wide)\b|\bnumber of\b|"
+                         r"\bhow much\b(?!.*\b(money|fund|cost|spend|budget))", re.I)),
     ("date", re.compile(r"^\s*(and )?when\b|\bwhen (was|were|did|is|will|does|do)\b|\b(what|which) (exact )?"
-                        r"(date|day|year|month)\b|\bon what date\b|\bby when\b|\bwhat year\b|\bsince when\b", re.I)),
+                        r"(date|day|year|month|time)s?\b|\b(yearly|annual) deadline\b|\bon what date\b|"
+                        r"\bby when\b|\bwhat year\b|\bsince when\b", re.I)),
     ("place", re.compile(r"^\s*(and )?where\b|\bwhere (was|were|did|is|will|does|do)\b|\b(in|at) (what|which) "
                          r"(city|country|place|location|venue|event|conference)\b|\b(what|which) (city|venue|"
                          r"location|place|conference|event)\b", re.I)),
-    ("organisation", re.compile(rf"\b(which|what) ({_ORG_NOUNS})\b|\bwho(?:'s| is| are)? (in charge|responsible|"
+    ("organisation", re.compile(rf"\b(which|what) (?:(?-i:[A-Z][\w-]*) )?({_ORG_NOUNS})\b|"
+                                rf"\bwho(?:'s| is| are)? (in charge|responsible|"
                                 rf"leads?|leading|runs?|coordinat|oversees?|overseeing)\b", re.I)),
     ("person", re.compile(r"^\s*(and )?(who|whom|whose)\b|\bwho(?:'s| is| was| did| made| gave| said)\b|"
                           r"\bwith whom\b|\bby whom\b|\bwhat (is|was) (his|her) name\b|\bwhich (official|person|"
-                          r"secretary|advisor|adviser|president)\b", re.I)),
+                          r"secretary|advisor|adviser|president|leaders?|officials)\b|"
+                          r"\bwhich cabinet (secretary|member|official)\b", re.I)),
 ]
 _DEFINITION = re.compile(r"^\s*(so )?(what|who)(?:'s| is| are| was| were) (an? |the )?[\w .'’/-]{1,40}\??\s*$|"
                          r"\bdefin|\bwhat does .* (mean|stand for)\b|\bmeaning of\b|\bstands? for\b|"

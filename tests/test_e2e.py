@@ -80,7 +80,7 @@ TODAY = {
     "s06": ("answers", "Antony Blinken recently announced"),  # the official title (second part) is not quoted
     "s07": ("abstains", "No passage close to the question gives a duration"),  # reference: 54 pages, answerable
     "s08": ("answers", "The strategy focuses on the concept of digital solidarity"),  # misses the reference's goals
-    "s09": ("abstains", "No passage close to the question gives an organisation"),  # reference: Russia and China
+    "s09": ("abstains", "No passage close to the question gives a place"),  # reference: Russia and China
     "s10": ("abstains", "The sources never mention Russian, Chinese"),  # reference: multi-stakeholder, answerable
     "s11": ("answers", "similar to the support previously provided to Ukraine, Costa Rica, and Albania"),
     "s12": ("answers", "hunt forward missions and the Joint Ransomware Task Force"),

@@ -1,0 +1,74 @@
+"""Short answers: what kind of answer a question asks for, the spans of that kind in a sentence, and
+which quoted sentence the short answer is cut from. Rules chosen on the train split's short-answer
+questions (docs/answers.md); each case below is a made-up sentence, not a train or test question.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from rag import entities
+from rag.compose import short_answer
+from rag.question import analyse
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Which nation leads the joint team?", "place"),  # a country is a place, not an organisation
+    ("which countries is the us helping join nato", "place"),
+    ("How often must agencies report progress?", "duration"),
+    ("What length of campaign did they announce?", "duration"),
+    ("What's the longest a contractor can wait to report a breach?", "duration"),
+    ("Which EU agency should others copy?", "organisation"),
+    ("which outlet was the reporter with", "organisation"),
+    ("Which university's study found that?", "organisation"),
+    ("Which cabinet secretary had to publish the definition?", "person"),
+    ("At what time did the call begin?", "date"),
+    ("What's the yearly deadline for the threat assessment?", "date"),
+    ("how much damage did the worm cause", "amount"),
+    ("How big is the shortage of workers?", "count"),
+    ("Which four areas does the strategy cover?", None),  # still: a count word is not a count question
+])
+def test_what_a_question_asks_for(question, asks):
+    assert analyse(question).asks == asks
+
+
+@pytest.mark.parametrize("sentence, kind, spans", [
+    ("The Director of CISA shall review the playbook annually.", "person", ["Director of CISA"]),
+    ("Secretary of State Antony Blinken spoke.", "person", ["Antony Blinken"]),  # a name beats its office
+    ("the Secretary of Commerce, acting through NIST, shall publish it", "person", ["Secretary of Commerce"]),
+    ("The country faces a shortage of hundreds of thousands of workers.", "count", ["hundreds of thousands"]),
+    ("The worm caused billions of dollars in damage.", "amount", ["billions of dollars"]),
+])
+def test_spans_of_each_kind(sentence, kind, spans):
+    assert [m.text for m in entities.find(sentence, kind)] == spans
+
+
+def _fake(sentences: list[str]):
+    """An index of one document whose sentences are ``sentences``, each quoted with its own citation."""
+    text, sents = "", []
+    for s in sentences:
+        sents.append(SimpleNamespace(text=s, start=len(text)))
+        text += s + " "
+    index = SimpleNamespace(sentence=lambda r: (None, sents[r]))
+    answer = SimpleNamespace(citations=[SimpleNamespace(start=s.start, n=i + 1) for i, s in enumerate(sents)])
+    return index, answer, text
+
+
+def test_the_short_answer_comes_from_the_quoted_sentence_that_repeats_the_question():
+    index, answer, text = _fake([
+        "Within 1 year, agencies shall recommend contract language to the FAR Council.",
+        "Within 270 days, NIST shall identify criteria for a consumer labeling program for IoT devices.",
+    ])
+    info = analyse("How long did NIST have to come up with a consumer label for smart devices?")
+    short = short_answer(index, info, [SimpleNamespace(rows=[0, 1])], answer)
+    assert short is not None and short.text == "270 days" and short.citation == 2
+    assert text[short.start:short.end] == "270 days"
+
+
+def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_when_unsure():
+    index, answer, _ = _fake(["Maria Okafor met Jon Reyes in Antwerp."])
+    short = short_answer(index, analyse("Who did Maria Okafor meet?"), [SimpleNamespace(rows=[0])], answer)
+    assert short is not None and short.text == "Jon Reyes"
+    assert short_answer(index, analyse("How long did it take?"), [SimpleNamespace(rows=[0])], answer) is None
