@@ -25,6 +25,7 @@ from . import metrics as M
 from .compose import abstain_row, pick
 from .evaluation import EvidenceCheck, Question
 from .features import FEATURES, Table, Unit, matrix, units
+from .fit import fit_linear
 from .question import QuestionInfo, analyse
 from .rerank import SIGNALS, gather
 from .retrieval import index_idf
@@ -50,41 +51,6 @@ SIGNS = {
     "abstain": {"p_top": 1, "cos_max": 1, "overlap": 1, "type_missing": -1, "unknown_name": -1,
                 "passage_top": 1, "dense_top": 1, "sent_top": 1, "bm25_hit": 1},
 }
-PENALTY = 1.0  # L2 on the standardised weights (scikit-learn's C = 1)
-
-
-def fit_linear(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], weight: np.ndarray | None = None,
-               signs: dict[str, int] | None = None) -> Linear:
-    """Logistic regression on standardised features, L2-penalised, each weight held to its sign in
-    ``signs`` (L-BFGS-B with bounds); classes balanced unless ``weight`` is given."""
-    from scipy.optimize import minimize
-
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    z = (x - mean) / scale
-    y = y.astype(np.float64)
-    if weight is None:
-        pos = max(y.sum(), 1.0)
-        weight = np.where(y > 0, len(y) / (2 * pos), len(y) / (2 * max(len(y) - pos, 1.0)))
-    w = weight / weight.sum()
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        logit = z @ theta[:-1] + theta[-1]
-        p = 1.0 / (1.0 + np.exp(-logit))
-        value = float(np.sum(w * (np.logaddexp(0.0, logit) - y * logit))) + PENALTY / (2 * len(y)) * \
-            float(theta[:-1] @ theta[:-1])
-        grad = np.append(z.T @ (w * (p - y)) + PENALTY / len(y) * theta[:-1], np.sum(w * (p - y)))
-        return value, grad
-
-    signs = signs or {}
-    bounds = [(0.0, None) if signs.get(n) == 1 else (None, 0.0) if signs.get(n) == -1 else (None, None)
-              for n in names] + [(None, None)]
-    theta = minimize(loss, np.zeros(len(names) + 1), jac=True, method="L-BFGS-B", bounds=bounds,
-                     options={"maxiter": 2000}).x
-    return Linear(names, theta[:-1].astype(np.float64), float(theta[-1]), mean, scale)
-
-
 def soft_fit(x: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> Linear:
     """Logistic regression on soft labels in [0, 1]: each row twice, weighted by its label and 1 - label."""
     pos = labels.sum()
