@@ -1,15 +1,23 @@
-"""Shared fixtures: a fake embedder, the network blocked, the real model and corpora for e2e tests."""
+"""Shared fixtures: a fake embedder, the network blocked, the real model and corpora for e2e tests, and the
+small indexes tests build (``index_sources``, ``mini_index``, the session's ``sources_index``).
+
+The live chat server is in servers.py; the ways to damage an index in damage.py."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import shutil
 import socket
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+
+from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"
@@ -56,7 +64,6 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real model on the shipped default backend (ONNX Runtime)."""
-    from rag.config import Settings
     from rag.embedding import make_embedder
 
     embedder = make_embedder(Settings())
@@ -69,6 +76,65 @@ def shared_corpus() -> Path:
     if not SHARED_CORPUS.is_dir():
         pytest.skip(f"needs ../shared/corpus beside the project ({SHARED_CORPUS} is absent)")
     return SHARED_CORPUS
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# the hand-set retrieval and composer: the learned ones expect the real model's vectors, not the fake's
+FAKE_FRIENDLY = {"mode": "hybrid", "composer": "legacy"}
+
+
+def copy_sources(dest: Path, folders: Sequence[Path] = (), texts: Mapping[str, str] | None = None) -> Path:
+    """A writable copy of sources/ at ``dest``, with every file of ``folders`` and the ``texts`` ({name: text})
+    added beside them."""
+    shutil.copytree(SOURCES, dest)
+    for folder in folders:
+        for p in folder.iterdir():
+            shutil.copy(p, dest / p.name)
+    for name, text in (texts or {}).items():
+        (dest / name).write_text(text, encoding="utf-8")
+    for p in dest.iterdir():
+        p.chmod(0o644)
+    return dest
+
+
+def index_sources(root: Path, embedder: Any, folders: Sequence[Path] = (), texts: Mapping[str, str] | None = None,
+                  extra_roots: Sequence[Path] = (), **settings: Any) -> Settings:
+    """``copy_sources(root / "sources", folders, texts)`` indexed (with ``extra_roots``) into ``root / "index"``:
+    the settings (``sources_dir`` is the copy; ``settings`` change the rest)."""
+    from rag.indexing import build
+
+    sources = copy_sources(root / "sources", folders, texts)
+    s = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources), **settings)
+    build([sources, *extra_roots], s, embedder)
+    return s
+
+
+def mini_index(root: Path, embedder: Any, *folders: Path, **settings: Any) -> Settings:
+    """tests/data/mini (animals.txt, birds.html, plan.md: answers you can work out by hand), with each of
+    ``folders`` as a subfolder, copied to ``root / "src"`` and indexed in small passages (40 tokens, overlap
+    10) into ``root / "ix"``; ``settings`` change the rest."""
+    from rag.indexing import build
+
+    folder = root / "src"
+    shutil.copytree(DATA / "mini", folder, dirs_exist_ok=True)
+    for extra in folders:
+        shutil.copytree(extra, folder / extra.name)
+    s = Settings(index_dir=str(root / "ix"), chunk_tokens=40, chunk_overlap=10).replace(**settings)
+    build([folder], s, embedder)
+    return s
+
+
+@pytest.fixture(scope="session")
+def sources_index(tmp_path_factory, real_embedder) -> Settings:
+    """sources/ indexed once for the session with the real model and the default settings. Read it, never
+    rebuild or damage it: a test that changes an index builds its own."""
+    return index_sources(tmp_path_factory.mktemp("sources-index"), real_embedder)
 
 
 @pytest.fixture(autouse=True)

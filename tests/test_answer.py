@@ -1,23 +1,16 @@
-import shutil
-
 import pytest
 
-from rag.config import Settings
 from rag.engine import Engine, clean_question
 from rag.indexing import build
 
-from .conftest import DATA
+from .conftest import FAKE_FRIENDLY, mini_index
+from .damage import DAMAGES
 
 
 @pytest.fixture
 def engine(tmp_path, fake_embedder):
-    folder = tmp_path / "src"
-    shutil.copytree(DATA / "mini", folder)
     # the hand-set composer of rag/answer.py (the learned one is tested in test_selector.py)
-    s = Settings(index_dir=str(tmp_path / "ix"), chunk_tokens=40, chunk_overlap=10, abstain_below=0.3,
-                 composer="legacy", mode="hybrid")
-    build([folder], s, fake_embedder)
-    return Engine(s, fake_embedder)
+    return Engine(mini_index(tmp_path, fake_embedder, abstain_below=0.3, **FAKE_FRIENDLY), fake_embedder)
 
 
 def check_integrity(engine, answer):
@@ -104,7 +97,7 @@ def test_the_engine_keeps_its_index_when_the_new_one_is_broken(engine, fake_embe
     old = engine.index.index_id
     (tmp_path / "src" / "otters.txt").write_text("Otters hold hands while they sleep.")
     build([tmp_path / "src"], engine.settings, fake_embedder)
-    (store.current_build(engine.settings.index_dir) / "chunks.faiss").write_bytes(b"broken")
+    DAMAGES["truncated FAISS file"](store.current_build(engine.settings.index_dir))
     monkeypatch.setattr(engine, "_checked", 0.0)
     assert engine.index.index_id == old and "FAISS" in engine.refused
     assert not engine.ask("How long does a cat sleep a day?").abstained

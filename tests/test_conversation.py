@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from rag.config import Settings
 from rag.conversation import Resolved, resolve
 from rag.engine import Engine
-from rag.indexing import build
-
-from .conftest import SOURCES
 
 AREAS_ANSWER = ("Four areas of action: [1]\n"
                 "1. Promote, build and maintain an open, inclusive, secure and resilient digital ecosystem; [1]\n"
@@ -119,13 +113,8 @@ def test_answer_sentences_stand_in_for_the_answer_text():
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, real_embedder):
-    folder = tmp_path_factory.mktemp("src")
-    for f in SOURCES.iterdir():
-        shutil.copy(f, folder)
-    s = Settings(index_dir=str(tmp_path_factory.mktemp("ix")))
-    build([folder], s, real_embedder)
-    return Engine(s, real_embedder)
+def engine(sources_index, real_embedder):
+    return Engine(sources_index, real_embedder)
 
 
 @pytest.mark.e2e

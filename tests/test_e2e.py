@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +14,8 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.indexing import build
 
-from .conftest import ROOT, SOURCES
+from .conftest import ROOT, SOURCES, copy_sources
+from .damage import DAMAGES
 
 pytestmark = pytest.mark.e2e
 FOUR_AREAS = ["Promote, build and maintain an open, inclusive, secure and resilient digital ecosystem",
@@ -25,10 +25,8 @@ FOUR_AREAS = ["Promote, build and maintain an open, inclusive, secure and resili
 
 
 @pytest.fixture(scope="session")
-def sources_engine(tmp_path_factory, real_embedder):
-    s = Settings(index_dir=str(tmp_path_factory.mktemp("ix") / "index"))
-    build([SOURCES], s, real_embedder)
-    return Engine(s, real_embedder)
+def sources_engine(sources_index, real_embedder):
+    return Engine(sources_index, real_embedder)
 
 
 @pytest.fixture(scope="session")
@@ -128,8 +126,7 @@ def test_pdf_answers_cite_the_page(corpus_engine):
 
 
 def test_incremental_rebuild_embeds_only_the_changed_file(tmp_path, real_embedder):
-    folder = tmp_path / "src"
-    shutil.copytree(SOURCES, folder)
+    folder = copy_sources(tmp_path / "src")
     s = Settings(index_dir=str(tmp_path / "ix"))
     build([folder], s, real_embedder)
     with open(folder / "blinken-announces-international-cyber-strategy.txt", "a") as f:
@@ -142,8 +139,7 @@ def test_incremental_rebuild_embeds_only_the_changed_file(tmp_path, real_embedde
 
 
 def test_killed_build_leaves_the_old_index_answering(tmp_path, real_embedder):
-    folder = tmp_path / "src"
-    shutil.copytree(SOURCES, folder)
+    folder = copy_sources(tmp_path / "src")
     ix = tmp_path / "ix"
     s = Settings(index_dir=str(ix))
     build([folder], s, real_embedder)
@@ -168,7 +164,7 @@ def test_killed_build_leaves_the_old_index_answering(tmp_path, real_embedder):
 def test_corrupt_index_gives_the_clear_message(tmp_path, real_embedder):
     s = Settings(index_dir=str(tmp_path / "ix"))
     build([SOURCES], s, real_embedder)
-    (store.current_build(s.index_dir) / "chunks.faiss").write_bytes(b"garbage")
+    DAMAGES["truncated FAISS file"](store.current_build(s.index_dir))
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "hello", "--index", s.index_dir],
                           cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 2

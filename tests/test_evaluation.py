@@ -203,12 +203,9 @@ def test_eval_with_the_fake_embedder(tmp_path, fake_embedder, capsys):
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory, real_embedder):
-    from rag.indexing import build
-
+def real_run(tmp_path_factory, sources_index):
     tmp = tmp_path_factory.mktemp("eval")
-    build([SOURCES], Settings(index_dir=str(tmp / "ix")), real_embedder)
-    code = cli.main(["eval", str(SMALL), "--index", str(tmp / "ix"), "--compare", "dense,bm25,hybrid",
+    code = cli.main(["eval", str(SMALL), "--index", sources_index.index_dir, "--compare", "dense,bm25,hybrid",
                      "--json", str(tmp / "out.json"), "--report", str(tmp / "report.html"), "--quiet"])
     return code, tmp
 

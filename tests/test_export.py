@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from rag.config import Settings
 from rag.engine import Engine
 from rag.export import conversation_markdown, escape, quotes, unescape
-from rag.indexing import build
 
-from .conftest import DATA
+from .conftest import DATA, FAKE_FRIENDLY, mini_index
 
 
 @pytest.fixture
 def engine(tmp_path, fake_embedder):
-    folder = tmp_path / "src"
-    shutil.copytree(DATA / "mini", folder)
-    shutil.copytree(DATA / "hostile", folder / "hostile")
-    s = Settings(index_dir=str(tmp_path / "ix"), chunk_tokens=40, chunk_overlap=10)
-    s = s.replace(composer="legacy", mode="hybrid")  # the learned model assumes the real model's vectors
-    build([folder], s, fake_embedder)
-    return Engine(s, fake_embedder)
+    return Engine(mini_index(tmp_path, fake_embedder, DATA / "hostile", **FAKE_FRIENDLY), fake_embedder)
 
 
 def test_quotes_equal_the_documents_text(engine):

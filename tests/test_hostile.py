@@ -29,7 +29,8 @@ from rag.types import Document
 
 from .conftest import FakeEmbedder
 from .pdfgen import make_pdf
-from .test_serving import FOUR, call_ask, live_app
+from .servers import live_app
+from .test_serving import FOUR, call_ask
 
 MB = 2**20
 

@@ -10,6 +10,7 @@ from rag.indexing import BuildBusy, BuildError, BuildTooLarge, build, build_lock
 
 from .badfiles import TRUNCATED_UTF16, html_table, surrogate_pdf
 from .conftest import DATA, SOURCES, FakeEmbedder
+from .damage import DAMAGES
 
 
 @pytest.fixture
@@ -135,32 +136,17 @@ def test_changed_chunk_settings_rebuild_everything(tmp_path, corpus, fake_embedd
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("truncate_faiss", "FAISS file"),
-    ("drop_manifest", "no manifest.json"),
-    ("bad_manifest", "not valid JSON"),
-    ("drop_chunk_line", "chunks.jsonl is"),
-    ("fewer_vectors", "inconsistent: sentence_vectors.npy holds"),
-    ("drop_file", "missing"),
+    ("truncated FAISS file", "FAISS file"),
+    ("missing manifest", "no manifest.json"),
+    ("invalid manifest", "not valid JSON"),
+    ("a passage record missing", "chunks.jsonl is"),
+    ("fewer sentence vectors than sentences", "inconsistent: sentence_vectors.npy holds"),
+    ("sentence vectors missing", "missing"),
 ])
 def test_broken_index_files_give_a_clear_message(tmp_path, corpus, fake_embedder, damage, message):
     s = settings_for(tmp_path)
     build([corpus], s, fake_embedder)
-    b = store.current_build(s.index_dir)
-    if damage == "truncate_faiss":
-        data = (b / "chunks.faiss").read_bytes()
-        (b / "chunks.faiss").write_bytes(data[: len(data) // 3])
-    elif damage == "drop_manifest":
-        (b / "manifest.json").unlink()
-    elif damage == "bad_manifest":
-        (b / "manifest.json").write_text("{ not json")
-    elif damage == "drop_chunk_line":
-        lines = (b / "chunks.jsonl").read_text().splitlines()
-        (b / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
-    elif damage == "fewer_vectors":
-        vectors = np.load(b / "sentence_vectors.npy")
-        np.save(b / "sentence_vectors.npy", vectors[:-1])
-    elif damage == "drop_file":
-        (b / "sentence_vectors.npy").unlink()
+    DAMAGES[damage](store.current_build(s.index_dir))
     with pytest.raises(store.IndexError_, match=message) as err:
         store.load_index(s.index_dir)
     assert "rag build" in str(err.value)

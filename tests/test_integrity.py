@@ -22,6 +22,7 @@ from rag.engine import Engine
 from rag.indexing import build
 
 from .conftest import ROOT, SOURCES, FakeEmbedder
+from .damage import flip_bit
 
 EVERY_FILE = (*store.FILES, *store.BM25_FILES)
 
@@ -48,13 +49,6 @@ def info_verify(index_dir: Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def flip(path: Path, where: str) -> None:
-    data = bytearray(path.read_bytes())
-    at = {"middle": len(data) // 2, "last": len(data) - 1}[where]
-    data[at] ^= 0x01  # one bit: the smallest damage a disk or a copy can do
-    path.write_bytes(bytes(data))
-
-
 def test_every_file_of_a_build_has_its_checksum_and_verify_passes(index_dir):
     current = store.current_build(index_dir)
     manifest = json.loads((current / "manifest.json").read_text())
@@ -70,7 +64,7 @@ def test_every_file_of_a_build_has_its_checksum_and_verify_passes(index_dir):
 @pytest.mark.parametrize("where", ["middle", "last"])
 @pytest.mark.parametrize("name", EVERY_FILE)
 def test_a_flipped_byte_in_any_index_file_is_named(index_dir, name, where):
-    flip(store.current_build(index_dir) / name, where)
+    flip_bit(store.current_build(index_dir) / name, where)
     code, out, err = info_verify(index_dir)
     assert code == 2 and not out, out
     assert err.startswith(f"rag: error: the index at '{index_dir}' is damaged: {name} ") and err.count("\n") == 1, err
@@ -102,7 +96,7 @@ def test_a_manifest_changed_but_still_valid_is_named(index_dir, what):
 
 def test_every_damaged_or_missing_file_is_named_on_one_line(index_dir):
     current = store.current_build(index_dir)
-    flip(current / "chunks.faiss", "last")
+    flip_bit(current / "chunks.faiss", "last")
     (current / "bm25" / "vocab.index.json").unlink()
     code, _, err = info_verify(index_dir)
     assert code == 2 and err.count("\n") == 1
@@ -142,7 +136,7 @@ def test_loading_and_answering_never_hash_a_file(index_dir, monkeypatch):
 
 def test_rag_info_verify_from_the_command_line(index_dir):
     """The real entry point, in its own process: exit 2 and the one line."""
-    flip(store.current_build(index_dir) / "sentence_vectors.npy", "middle")
+    flip_bit(store.current_build(index_dir) / "sentence_vectors.npy", "middle")
     cli = subprocess.run([sys.executable, "-m", "rag.cli", "info", "--verify", "--index", str(index_dir)],
                          capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})

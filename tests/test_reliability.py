@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -35,7 +34,8 @@ from rag.engine import Engine
 from rag.indexing import build
 
 from .badfiles import TRUNCATED_UTF16, surrogate_pdf
-from .conftest import ROOT, SOURCES, FakeEmbedder
+from .conftest import FAKE_FRIENDLY, ROOT, SOURCES, FakeEmbedder, copy_sources, index_sources
+from .damage import DAMAGES, flip_header
 
 QUESTIONS = ("What are the four areas of action?", "Who announced the strategy?", "How do I bake sourdough bread?")
 WORDS = ("harbour ferry tide lantern orchard meadow pebble quarry willow rainfall lighthouse cargo barley "
@@ -201,10 +201,8 @@ DISK_FULL = textwrap.dedent("""
 
 
 def test_a_build_that_cannot_write_fails_with_one_line_and_keeps_the_old_index(tmp_path):
-    folder, index_dir = tmp_path / "src", tmp_path / "index"
-    shutil.copytree(SOURCES, folder)
-    settings = Settings().replace(index_dir=str(index_dir), model="fake")
-    build([folder], settings, FakeEmbedder())
+    settings = index_sources(tmp_path, FakeEmbedder(), model="fake")
+    folder, index_dir = Path(settings.sources_dir), Path(settings.index_dir)
     before = store.load_index(index_dir).index_id
     (folder / "more.txt").write_text("Otters hold hands while they sleep. " * 50)
     script = DISK_FULL.format(root=str(ROOT), tests=str(ROOT / "tests"), limit=16 * 1024)
@@ -224,17 +222,9 @@ def test_a_build_that_cannot_write_fails_with_one_line_and_keeps_the_old_index(t
 # --- broken index files not covered by test_indexing.py ------------------------------------------------
 
 
-# the hand-set retrieval and composer: the learned ones expect the real model's vectors, not the fake's
-FAKE_FRIENDLY = {"mode": "hybrid", "composer": "legacy"}
-
-
 @pytest.fixture
 def built(tmp_path) -> Settings:
-    folder = tmp_path / "src"
-    shutil.copytree(SOURCES, folder)
-    s = Settings().replace(index_dir=str(tmp_path / "ix"), **FAKE_FRIENDLY)
-    build([folder], s, FakeEmbedder())
-    return s
+    return index_sources(tmp_path, FakeEmbedder(), **FAKE_FRIENDLY)
 
 
 class OtherDimension(FakeEmbedder):
@@ -252,7 +242,7 @@ def test_an_engine_started_on_an_index_of_another_dimension_names_the_fix(tmp_pa
 
 def test_a_rebuild_after_the_model_changed_dimension_embeds_everything_again(built):
     other = OtherDimension()
-    report = build([Path(built.index_dir).parent / "src"], built, other)
+    report = build([Path(built.sources_dir)], built, other)
     assert report.n_embedded == other.embedded > 0 and not report.unchanged
     index = store.load_index(built.index_dir, dim=other.dim)
     assert index.faiss_index.d == other.dim and index.sentence_vectors.shape[1] == other.dim
@@ -291,34 +281,6 @@ def test_a_pickle_hidden_in_an_array_file_is_refused_not_run(built, tmp_path):
     store.load_index(built.index_dir)
 
 
-def damage(current: Path, index_dir: Path, how: str) -> None:
-    def edit_manifest(change) -> None:  # noqa: ANN001
-        manifest = json.loads((current / "manifest.json").read_text())
-        (current / "manifest.json").write_text(json.dumps(change(manifest)))
-
-    if how == "fewer sentence vectors than sentences":
-        vectors = np.load(current / "sentence_vectors.npy")
-        np.save(current / "sentence_vectors.npy", vectors[:-1])
-    elif how == "manifest counts edited":
-        edit_manifest(lambda m: {**m, "n_chunks": m["n_chunks"] + 1})
-    elif how == "manifest is not an object":
-        (current / "manifest.json").write_text("[1, 2, 3]")
-    elif how == "manifest of an older format":
-        edit_manifest(lambda m: {**m, "format_version": 1})
-    elif how == "a record appended after the offsets":
-        with open(current / "chunks.jsonl", "a") as f:
-            f.write('{"chunk_id": "extra"}\n')
-    elif how == "BM25 vocabulary damaged":
-        (current / "bm25" / "vocab.index.json").write_text('{"a": ')
-    elif how == "current points at a deleted build":
-        shutil.rmtree(current)
-    elif how == "current is not a link":
-        (index_dir / "current").unlink()
-        (index_dir / "current").write_text("builds/x")
-    else:
-        raise ValueError(how)
-
-
 @pytest.mark.parametrize("how", ["fewer sentence vectors than sentences", "manifest counts edited",
                                  "manifest is not an object", "manifest of an older format",
                                  "a record appended after the offsets", "BM25 vocabulary damaged",
@@ -326,7 +288,7 @@ def damage(current: Path, index_dir: Path, how: str) -> None:
 def test_inconsistent_index_files_name_the_problem_and_the_fix(built, how):
     engine = Engine(built, embedder=FakeEmbedder())
     good_id = engine.index.index_id
-    damage(store.current_build(built.index_dir), Path(built.index_dir), how)
+    DAMAGES[how](store.current_build(built.index_dir))
     with pytest.raises(store.IndexError_) as err:
         store.load_index(built.index_dir)
     assert "rag build" in str(err.value) and "Traceback" not in str(err.value)
@@ -363,8 +325,7 @@ def fake_cli(monkeypatch):
 
 
 def test_rag_build_skips_a_bad_file_and_every_later_build_still_works(tmp_path, fake_cli):
-    folder = tmp_path / "src"
-    shutil.copytree(SOURCES, folder)
+    folder = copy_sources(tmp_path / "src")
     (folder / "bom.txt").write_bytes(TRUNCATED_UTF16)
     (folder / "odd.pdf").write_bytes(surrogate_pdf())
     for _ in range(2):
@@ -376,8 +337,7 @@ def test_rag_build_skips_a_bad_file_and_every_later_build_still_works(tmp_path, 
 
 @pytest.mark.e2e
 def test_rag_build_with_the_real_model_skips_what_it_cannot_read(tmp_path):
-    folder = tmp_path / "src"
-    shutil.copytree(SOURCES, folder)
+    folder = copy_sources(tmp_path / "src")
     (folder / "bom.txt").write_bytes(TRUNCATED_UTF16)
     (folder / "odd.pdf").write_bytes(surrogate_pdf())  # the real tokenizer rejected its text
     cli = subprocess.run([sys.executable, "-m", "rag.cli", "build", str(folder), "--index", str(tmp_path / "ix"),
@@ -387,8 +347,7 @@ def test_rag_build_with_the_real_model_skips_what_it_cannot_read(tmp_path):
 
 
 def test_rag_build_over_the_embedding_limit_is_one_line_and_keeps_the_index(tmp_path, fake_cli, monkeypatch):
-    folder, index = tmp_path / "src", str(tmp_path / "ix")
-    shutil.copytree(SOURCES, folder)
+    folder, index = copy_sources(tmp_path / "src"), str(tmp_path / "ix")
     assert fake_cli("build", str(folder), "--index", index, "--model", "fake", "-q")[0] == 0
     before = store.read_manifest(index)["index_id"]
     (folder / "tiny.txt").write_text("Ab cd. " * 2000)
@@ -409,80 +368,42 @@ def test_rag_build_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, fake_
 # --- damaged indexes: one line naming the file and the fix (issue 12, finding 7) --------------------------
 
 
-def _flip_header(path: Path, old: bytes, new: bytes) -> None:
-    data = path.read_bytes()
-    end = data.index(b"\n") + 1
-    assert old in data[:end], (path.name, data[:end])
-    pos = data.index(old, 0, end)
-    path.write_bytes(data[:pos] + new + data[pos + len(old):])
-
-
-def _set_value(path: Path, index: tuple, value: float) -> None:
-    array = np.load(path)
-    array[index] = value
-    np.save(path, array)
-
-
-def _edit_manifest(current: Path, change) -> None:  # noqa: ANN001
-    manifest = json.loads((current / "manifest.json").read_text())
-    change(manifest)
-    (current / "manifest.json").write_text(json.dumps(manifest))
-
-
-def _nan_in_chunk_vectors(current: Path) -> None:
-    import faiss
-
-    index = faiss.read_index(str(current / "chunks.faiss"))
-    vectors = index.reconstruct_n(0, index.ntotal)
-    vectors[1, 3] = np.nan
-    fresh = faiss.IndexFlatIP(index.d)
-    fresh.add(vectors)
-    faiss.write_index(fresh, str(current / "chunks.faiss"))
-
-
-DAMAGE = {  # name: (how, the file the message must name)
-    "npy header length": (lambda c: _flip_header(c / "sentences.npy", b"v\x00", b"<\x00"), "sentences.npy"),
-    "npy header tokens": (lambda c: _flip_header(c / "sentence_chunk.npy", b"{", b"0"), "sentence_chunk.npy"),
-    "npy header dtype": (lambda c: _flip_header(c / "chunk_sentences.npy", b"<i8", b"<i4"), "chunk_sentences.npy"),
-    "npy header byte order": (lambda c: _flip_header(c / "sentences.npy", b"<i8", b">i8"), "sentences.npy"),
-    "npy header shape": (lambda c: _flip_header(c / "sentence_vectors.npy", b", 64)", b", 32)"),
-                         "sentence_vectors.npy"),
-    "npy header of offsets": (lambda c: _flip_header(c / "chunks.offsets.npy", b"v\x00", b"p\x00"),
-                              "chunks.offsets.npy"),
-    "npy header in bm25": (lambda c: _flip_header(c / "bm25" / "data.csc.index.npy", b"{", b"0"), "bm25"),
-    "sentence-to-chunk out of range": (lambda c: _set_value(c / "sentence_chunk.npy", (5,), 10**6),
-                                       "sentence_chunk.npy"),
-    "sentence-to-chunk negative": (lambda c: _set_value(c / "sentence_chunk.npy", (-1,), -3), "sentence_chunk.npy"),
-    "sentence offsets beyond the text": (lambda c: _set_value(c / "sentences.npy", (7, 2), 10**9), "sentences.npy"),
-    "sentence of no document": (lambda c: _set_value(c / "sentences.npy", (7, 0), 99), "sentences.npy"),
-    "chunk-to-sentence out of range": (lambda c: _set_value(c / "chunk_sentences.npy", (2,), 10**6),
-                                       "chunk_sentences.npy"),
-    "NaN in sentence vectors": (lambda c: _set_value(c / "sentence_vectors.npy", (4, 0), np.nan),
-                                "sentence_vectors.npy"),
-    "NaN in passage vectors": (_nan_in_chunk_vectors, "chunks.faiss"),
-    "manifest lacks dim": (lambda c: _edit_manifest(c, lambda m: m.pop("dim")), "manifest.json"),
-    "manifest lacks documents": (lambda c: _edit_manifest(c, lambda m: m.pop("documents")), "manifest.json"),
-    "manifest lacks n_chunks": (lambda c: _edit_manifest(c, lambda m: m.pop("n_chunks")), "manifest.json"),
-    "manifest lacks index_id": (lambda c: _edit_manifest(c, lambda m: m.pop("index_id")), "manifest.json"),
-    "manifest document lacks sha256": (lambda c: _edit_manifest(c, lambda m: m["documents"][0].pop("sha256")),
-                                       "manifest.json"),
-    "manifest count of the wrong type": (lambda c: _edit_manifest(c, lambda m: m.update(n_chunks="7")),
-                                         "manifest.json"),
-    "bm25 folder deleted": (lambda c: shutil.rmtree(c / "bm25"), "bm25"),
-    "one document entry fewer": (lambda c: _edit_manifest(c, lambda m: m["documents"].pop()), "manifest.json"),
+NAMED = {  # damage (tests/damage.py): the file the message must name
+    "npy header length": "sentences.npy",
+    "npy header tokens": "sentence_chunk.npy",
+    "npy header dtype": "chunk_sentences.npy",
+    "npy header byte order": "sentences.npy",
+    "npy header shape": "sentence_vectors.npy",
+    "npy header of offsets": "chunks.offsets.npy",
+    "npy header in bm25": "bm25",
+    "sentence-to-chunk out of range": "sentence_chunk.npy",
+    "sentence-to-chunk negative": "sentence_chunk.npy",
+    "sentence offsets beyond the text": "sentences.npy",
+    "sentence of no document": "sentences.npy",
+    "chunk-to-sentence out of range": "chunk_sentences.npy",
+    "NaN in sentence vectors": "sentence_vectors.npy",
+    "NaN in passage vectors": "chunks.faiss",
+    "manifest lacks dim": "manifest.json",
+    "manifest lacks documents": "manifest.json",
+    "manifest lacks n_chunks": "manifest.json",
+    "manifest lacks index_id": "manifest.json",
+    "manifest document lacks sha256": "manifest.json",
+    "manifest count of the wrong type": "manifest.json",
+    "bm25 folder deleted": "bm25",
+    "one document entry fewer": "manifest.json",
 }
 
 
 def publish_another_build(settings: Settings) -> None:
     """A rebuild with one more document: a new build folder, the one a running engine has stays intact."""
-    folder = Path(settings.index_dir).parent / "src"
+    folder = Path(settings.sources_dir)
     (folder / "otters.txt").write_text("Otters hold hands while they sleep. They float on their backs.")
     build([folder], settings, FakeEmbedder())
 
 
-@pytest.mark.parametrize("case", sorted(DAMAGE))
+@pytest.mark.parametrize("case", sorted(NAMED))
 def test_rag_ask_on_a_damaged_index_is_one_line_naming_the_file_and_the_fix(built, fake_cli, case):
-    how, name = DAMAGE[case]
+    how, name = DAMAGES[case], NAMED[case]
     engine = Engine(built, embedder=FakeEmbedder())
     good = engine.index.index_id
     publish_another_build(built)
@@ -502,16 +423,16 @@ def test_a_running_engine_never_swaps_to_a_damaged_build(built):
     engine = Engine(built, embedder=FakeEmbedder())
     good = engine.index.index_id
     publish_another_build(built)
-    _flip_header(store.current_build(built.index_dir) / "sentences.npy", b"v\x00", b"<\x00")
+    DAMAGES["npy header length"](store.current_build(built.index_dir))  # sentences.npy
     time.sleep(1.1)  # the engine looks for a newly published build at most once a second
     answers = [engine.ask(q) for q in QUESTIONS * 2]
     assert engine.index.index_id == good and "sentences.npy" in engine.refused
     assert all(a.index_id == good for a in answers) and answers[0].citations
 
 
-@pytest.mark.parametrize("case", [c for c in sorted(DAMAGE) if c.startswith("manifest")])
+@pytest.mark.parametrize("case", [c for c in sorted(NAMED) if c.startswith("manifest")])
 def test_rag_info_on_a_damaged_manifest_is_one_line(built, fake_cli, case):
-    how, name = DAMAGE[case]
+    how, name = DAMAGES[case], NAMED[case]
     how(store.current_build(built.index_dir))
     code, out, err = fake_cli("info", "--index", built.index_dir)
     assert code == 2 and err.startswith("rag: error: ") and err.count("\n") == 1 and name in err, (out, err)
@@ -521,7 +442,7 @@ def test_rag_info_on_a_damaged_manifest_is_one_line(built, fake_cli, case):
 def test_a_flipped_npy_header_through_the_real_rag_ask_is_one_line(tmp_path, real_embedder):
     settings = Settings().replace(index_dir=str(tmp_path / "ix"))
     build([SOURCES], settings, real_embedder)
-    _flip_header(store.current_build(settings.index_dir) / "sentences.npy", b"v\x00", b"0\x00")
+    flip_header(store.current_build(settings.index_dir) / "sentences.npy", b"v\x00", b"0\x00")
     cli = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--index", settings.index_dir, QUESTIONS[0]],
                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "sentences.npy" in cli.stderr, cli.stderr[-600:]

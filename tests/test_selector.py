@@ -18,7 +18,7 @@ from rag.config import Settings
 from rag.features import static_of
 from rag.question import analyse, split_parts
 
-from .conftest import DATA, ROOT, SOURCES
+from .conftest import DATA, ROOT
 
 # -- without a model ----------------------------------------------------------------------------------
 
@@ -155,13 +155,11 @@ def test_a_passage_about_something_else_is_found_by_its_one_answering_sentence(e
 # -- training ------------------------------------------------------------------------------------------
 
 @pytest.mark.e2e
-def test_training_is_deterministic(tmp_path, real_embedder):
+def test_training_is_deterministic(tmp_path, sources_index, real_embedder):
     from rag.engine import Engine
-    from rag.indexing import build
     from rag.train import main
 
-    settings = Settings(index_dir=str(tmp_path / "ix"))
-    build([SOURCES], settings, real_embedder)
+    settings = sources_index
     Engine(settings, real_embedder)  # the index loads
     files = [str(ROOT / "eval" / "train_dev_sources.jsonl")]
     digests = []

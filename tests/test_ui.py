@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -18,11 +17,9 @@ import ui
 import ui_render as render
 import ui_state
 from rag import export
-from rag.config import Settings
-from rag.engine import Engine
-from rag.indexing import build
 
-from .conftest import SOURCES, FakeEmbedder
+from .conftest import FakeEmbedder
+from .servers import chat_app
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile" / "hostile-markup.txt"
 FOUR = "What are the four areas of action?"
@@ -80,14 +77,7 @@ def test_turn_html_for_an_abstention_shows_closest_passages_not_an_answer():
 
 @pytest.fixture
 def app(tmp_path) -> ui.ChatApp:
-    sources = tmp_path / "sources"
-    shutil.copytree(SOURCES, sources)
-    for p in sources.iterdir():
-        p.chmod(0o644)
-    settings = Settings().replace(index_dir=str(tmp_path / "index"), sources_dir=str(sources))
-    embedder = FakeEmbedder()
-    build([sources], settings, embedder)
-    return ui.ChatApp(Engine(settings, embedder=embedder))
+    return chat_app(tmp_path, FakeEmbedder())
 
 
 def test_chat_turns_send_the_history_and_show_how_a_follow_up_was_searched(app, monkeypatch):

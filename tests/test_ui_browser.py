@@ -9,27 +9,20 @@ look at.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
 
 import ui
 from rag import export
-from rag.config import Settings
-from rag.engine import Engine
-from rag.indexing import build
 
-from .conftest import ROOT, SOURCES
+from .conftest import ROOT, SOURCES, copy_sources
+from .servers import live_app, ui_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -49,31 +42,10 @@ LITERALS = ("<img src=x onerror=alert(1)>", "<script>alert(1)</script>", '<form 
             "{{constructor.constructor('alert(1)')()}}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def copy_sources(dest: Path) -> Path:
-    shutil.copytree(SOURCES, dest)
-    for p in HOSTILE.iterdir():
-        shutil.copy(p, dest / p.name)
-    for p in dest.iterdir():
-        p.chmod(0o644)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_embedder):
-    root = tmp_path_factory.mktemp("ui")
-    sources = copy_sources(root / "sources")
-    settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources))
-    build([sources], settings, real_embedder)
-    app = ui.ChatApp(Engine(settings, embedder=real_embedder))
-    served = ui.launch(app, "127.0.0.1", free_port())
-    yield SimpleNamespace(url=served.url, app=app, settings=settings, root=root)
-    served.close()
+    with live_app(tmp_path_factory.mktemp("ui"), real_embedder, folders=[HOSTILE]) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -265,51 +237,46 @@ def test_a_conversation_over_the_corpus_resolves_follow_ups_and_keeps_new_topics
     """The issue's acceptance conversation, then "ask standalone", a reload and the download."""
     from playwright.sync_api import expect
 
-    sources = copy_sources(tmp_path / "sources")
-    settings = Settings().replace(index_dir=str(tmp_path / "index"), sources_dir=str(sources))
-    build([sources, shared_corpus], settings, real_embedder)
-    app = ui.ChatApp(Engine(settings, embedder=real_embedder))
-    served = ui.launch(app, "127.0.0.1", free_port())
-    page = open_page(browser, served.url)
-    try:
-        ask(page, FOUR)
-        expect(page.locator("#turn-1 .answer")).to_contain_text(SECOND_AREA)
-        ask(page, "Who announced it?")
-        turn = page.locator("#turn-2")
-        expect(turn.locator(".searched")).to_be_visible()
-        expect(turn.locator(".short b")).to_have_text("Antony Blinken")
-        expect(turn.locator(".answer")).to_contain_text("Antony Blinken")
-        expect(turn.locator("aside.sources .card .where").first).to_have_text(BLINKEN)
-        ask(page, "and the second area?")
-        turn = page.locator("#turn-3")
-        expect(turn.locator(".searched")).to_contain_text("second area")
-        expect(turn.locator(".answer")).to_contain_text(SECOND_AREA)
-        ask(page, "What is an SBOM?")
-        turn = page.locator("#turn-4")
-        expect(turn.locator(".searched")).to_have_count(0)  # a new topic: searched as typed
-        expect(turn.locator(".answer")).to_contain_text("SBOM")
-        assert "Blinken" not in turn.locator(".answer").inner_text()
-        shot(page.locator("#conversation"), "ui-conversation.png")
-        page.locator("#turn-2 .standalone").click()
-        wait_turns(page, 5)
-        expect(page.locator("#turn-5 .qtext")).to_have_text("Who announced it?")
-        expect(page.locator("#turn-5 .searched")).to_have_count(0)
-        before = page.locator("#conversation").inner_text()
-        page.reload()
-        page.wait_for_selector("#question textarea")
-        expect(page.locator("#conversation .turn")).to_have_count(5)
-        assert page.locator("#conversation").inner_text() == before
-        with page.expect_download() as info:
-            page.click("#download")
-        markdown = Path(info.value.path()).read_text(encoding="utf-8")
-        assert [line for line in markdown.split("\n") if line.startswith("## ")] == [
-            f"## 1. {export.escape(FOUR)}", "## 2. Who announced it?", "## 3. and the second area?",
-            "## 4. What is an SBOM?", "## 5. Who announced it?"]
-        assert exported_quotes_are_the_documents_text(markdown, app) >= 8
-        assert page.external == [] and page.dialogs == []
-    finally:
-        page.context.close()
-        served.close()
+    with live_app(tmp_path, real_embedder, folders=[HOSTILE], extra_roots=[shared_corpus]) as served:
+        page = open_page(browser, served.url)
+        try:
+            ask(page, FOUR)
+            expect(page.locator("#turn-1 .answer")).to_contain_text(SECOND_AREA)
+            ask(page, "Who announced it?")
+            turn = page.locator("#turn-2")
+            expect(turn.locator(".searched")).to_be_visible()
+            expect(turn.locator(".short b")).to_have_text("Antony Blinken")
+            expect(turn.locator(".answer")).to_contain_text("Antony Blinken")
+            expect(turn.locator("aside.sources .card .where").first).to_have_text(BLINKEN)
+            ask(page, "and the second area?")
+            turn = page.locator("#turn-3")
+            expect(turn.locator(".searched")).to_contain_text("second area")
+            expect(turn.locator(".answer")).to_contain_text(SECOND_AREA)
+            ask(page, "What is an SBOM?")
+            turn = page.locator("#turn-4")
+            expect(turn.locator(".searched")).to_have_count(0)  # a new topic: searched as typed
+            expect(turn.locator(".answer")).to_contain_text("SBOM")
+            assert "Blinken" not in turn.locator(".answer").inner_text()
+            shot(page.locator("#conversation"), "ui-conversation.png")
+            page.locator("#turn-2 .standalone").click()
+            wait_turns(page, 5)
+            expect(page.locator("#turn-5 .qtext")).to_have_text("Who announced it?")
+            expect(page.locator("#turn-5 .searched")).to_have_count(0)
+            before = page.locator("#conversation").inner_text()
+            page.reload()
+            page.wait_for_selector("#question textarea")
+            expect(page.locator("#conversation .turn")).to_have_count(5)
+            assert page.locator("#conversation").inner_text() == before
+            with page.expect_download() as info:
+                page.click("#download")
+            markdown = Path(info.value.path()).read_text(encoding="utf-8")
+            assert [line for line in markdown.split("\n") if line.startswith("## ")] == [
+                f"## 1. {export.escape(FOUR)}", "## 2. Who announced it?", "## 3. and the second area?",
+                "## 4. What is an SBOM?", "## 5. Who announced it?"]
+            assert exported_quotes_are_the_documents_text(markdown, served.app) >= 8
+            assert page.external == [] and page.dialogs == []
+        finally:
+            page.context.close()
 
 
 def test_abstention_looks_different_and_shows_closest_passages(page):
@@ -424,23 +391,11 @@ def test_the_http_api_is_served_beside_the_chat(server):
 
 
 def test_python_ui_py_builds_a_missing_index_then_serves(tmp_path):
-    sources = copy_sources(tmp_path / "sources")
-    port = free_port()
-    env = {**os.environ, "RAG_SOURCES_DIR": str(sources), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--port", str(port), "--index", str(tmp_path / "ix")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None and "Chat running at" not in "".join(lines):
-            time.sleep(0.2)
-        output = "".join(lines)
-        assert f"Chat running at http://127.0.0.1:{port}/" in output, output
+    sources = copy_sources(tmp_path / "sources", [HOSTILE])
+    env = {"RAG_SOURCES_DIR": str(sources), "HF_HUB_OFFLINE": "1"}
+    with ui_process("--index", str(tmp_path / "ix"), env=env, cwd=tmp_path, wait=180) as proc:
+        output = proc.output()
+        assert f"Chat running at http://127.0.0.1:{proc.port}/" in output, output
         assert "No index at" in output and "[100%] done" in output and "3 documents" in output
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{proc.port}/", timeout=10) as r:
             assert r.status == 200
-    finally:
-        proc.terminate()
-        proc.wait(30)

@@ -27,9 +27,6 @@ import hashlib
 import json
 import random
 import shutil
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -40,10 +37,11 @@ import pytest
 
 from rag import staging, uploads
 from rag.config import Settings
-from rag.indexing import build, build_lock
+from rag.indexing import build_lock
 
-from .conftest import ROOT, SOURCES, FakeEmbedder
-from .test_serving import FOUR, ZORBLAX_TEXT, call_ask, call_fn, free_port, live_app, post_json, upload
+from .conftest import SOURCES, FakeEmbedder, copy_sources, index_sources
+from .servers import live_app, ui_process
+from .test_serving import FOUR, ZORBLAX_TEXT, call_ask, call_fn, post_json, upload
 
 BLINKEN = "blinken-announces-international-cyber-strategy.txt"
 BLINKEN_2 = "blinken-announces-international-cyber-strategy (2).txt"
@@ -104,12 +102,9 @@ def test_safe_filename(name, expected):
 
 @pytest.fixture
 def folder(tmp_path) -> tuple[Path, Settings]:
-    sources = tmp_path / "sources"
-    shutil.copytree(SOURCES, sources)
-    settings = Settings().replace(index_dir=str(tmp_path / "index"), sources_dir=str(sources),
-                                  max_upload_mb=0.002, max_upload_total_mb=1, max_upload_files=10)
-    build([sources], settings, FakeEmbedder())
-    return sources, settings
+    settings = index_sources(tmp_path, FakeEmbedder(), max_upload_mb=0.002, max_upload_total_mb=1,
+                             max_upload_files=10)
+    return Path(settings.sources_dir), settings
 
 
 def test_add_keeps_files_inside_the_folder_and_never_writes_through_a_link(folder, tmp_path):
@@ -428,27 +423,12 @@ def rss_mb(pid: int) -> float:
 
 @pytest.mark.e2e
 def test_the_running_chat_keeps_its_sources_and_refuses_oversized_requests(tmp_path):
-    folder, index = tmp_path / "uploads", tmp_path / "index"
-    shutil.copytree(SOURCES, folder)
+    folder = copy_sources(tmp_path / "uploads")
     originals = {p.name: p.read_bytes() for p in folder.iterdir()}
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "ui.py", "--index", str(index), "--sources", str(folder),
-                               "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-    log: list[str] = []
-    started = threading.Event()
-
-    def read() -> None:
-        for line in server.stdout:  # type: ignore[union-attr]
-            log.append(line)
-            if "Chat running" in line:
-                started.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert started.wait(300), "".join(log)[-2000:]
-        assert str(folder) in "".join(log)  # where uploads go, printed at start
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+    with ui_process("--index", str(tmp_path / "index"), "--sources", str(folder)) as server:
+        assert server.started, server.output()[-2000:]
+        assert str(folder) in server.output()  # where uploads go, printed at start
+        with httpx.Client(base_url=server.url, timeout=120) as http:
             before = answers(http)
             assert all(cites for _, cites in before.values()), before
             report = rebuild(http, upload(http, {BLINKEN: FORGED, "empty.txt": b""}))
@@ -459,13 +439,10 @@ def test_the_running_chat_keeps_its_sources_and_refuses_oversized_requests(tmp_p
             for _, cites in answers(http).values():  # the forged text is never cited under the original's name
                 assert all(quote in text for source, quote in cites if source == BLINKEN), cites
             assert http.get("/monitoring").status_code == 403
-            base = rss_mb(server.pid)
+            base = rss_mb(server.proc.pid)
             big = json.dumps({"data": ["why " * (5 * MB)]}).encode()  # 20 MB
             for _ in range(5):
                 r = http.post("/gradio_api/call/ask", content=big, headers={"content-type": "application/json"})
                 assert r.status_code == 413, r.text[:200]
-            assert rss_mb(server.pid) - base < 20, "20 MB questions must not be read into the server"
-    finally:
-        server.terminate()
-        server.wait(30)
-    assert "Monitoring URL" not in "".join(log)
+            assert rss_mb(server.proc.pid) - base < 20, "20 MB questions must not be read into the server"
+    assert "Monitoring URL" not in server.output()
