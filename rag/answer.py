@@ -19,7 +19,7 @@ from .abstain import reason_to_abstain
 from .chunking import LIST_ITEM
 from .config import Settings
 from .features import list_rows
-from .retrieval import index_idf, tokenize
+from .search import index_idf, tokenize
 from .types import Answer, AnswerSentence, Citation, Hit
 
 if TYPE_CHECKING:

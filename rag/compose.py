@@ -19,7 +19,7 @@ from .abstain import unknown_names
 from .answer import ABSTAIN_MESSAGE, _assemble, _covering_chunk
 from .features import FEATURES, Table, Unit, matrix, units
 from .question import QuestionInfo, analyse
-from .retrieval import index_idf
+from .search import index_idf
 from .selector import ABSTAIN_FEATURES, Model
 from .types import Answer, Hit, ShortAnswer
 

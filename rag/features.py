@@ -23,7 +23,7 @@ import numpy as np
 from . import entities
 from .chunking import LIST_ITEM
 from .question import QuestionInfo
-from .retrieval import tokenize
+from .search import tokenize
 
 if TYPE_CHECKING:
     from .store import Index

@@ -19,7 +19,7 @@ from .acronyms import mine
 from .chunking import chunk_document
 from .config import Settings
 from .embedding import Embedder
-from .retrieval import build_bm25
+from .search import build_bm25
 from .sources import read_all, short_error
 from .types import BuildReport, Chunk, Document, Sentence, Skipped
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .acronyms import expand, mine
-from .retrieval import bm25_search, dense_search, tokenize
+from .search import bm25_search, dense_search, tokenize
 
 if TYPE_CHECKING:
     from .store import Index

@@ -1,109 +1,21 @@
-"""Question → ranked ``Hit``s: dense (FAISS), lexical (BM25 via bm25s), or both fused by reciprocal rank.
-
->>> rrf([[3, 1, 2], [1, 4]], k=60)[:2]
-[1, 3]
+"""Question → ranked ``Hit``s: dense (FAISS), lexical (BM25 via bm25s), both fused by reciprocal rank, or
+the learned ranker over three searches (``rag.rerank``). The searches themselves are ``rag.search``.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .rerank import fused, gather
+from .search import bm25_search, dense_search, index_idf, rrf_scores
 from .types import Hit
 
 if TYPE_CHECKING:
     from .store import Index
 
 MODES = ("learned", "hybrid", "dense", "bm25")
-
-
-_local = threading.local()  # a PyStemmer stemmer is not thread-safe: one per thread
-_WORDS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's token pattern
-
-
-def _stemmer() -> Any:
-    if not hasattr(_local, "stemmer"):
-        import Stemmer
-
-        _local.stemmer = Stemmer.Stemmer("english")
-    return _local.stemmer
-
-
-@functools.cache
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """The terms BM25 indexes, exactly as ``bm25s.tokenize(texts, stopwords="en", stemmer=...)`` gives
-    them (tested), without its per-call vocabulary building: 10× faster on the few sentences of one answer.
-
-    >>> tokenize(["The strategies of the United States", "a"])
-    [['strategi', 'unit', 'state'], []]
-    """
-    stop, stem = _stopwords(), _stemmer()
-    words = [[w for w in _WORDS(t.lower()) if w not in stop] for t in texts]
-    stems = dict(zip(unique := list({w for ws in words for w in ws}), stem.stemWords(unique)))
-    return [[stems[w] for w in ws] for ws in words]
-
-
-def build_bm25(texts: list[str]) -> Any:
-    import bm25s
-
-    retriever = bm25s.BM25()
-    if texts:
-        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
-                        show_progress=False)
-    return retriever
-
-
-def rrf(rankings: list[list[int]], k: int = 60) -> list[int]:
-    """Reciprocal rank fusion: ids ordered by the sum of 1/(k + rank) over the rankings."""
-    return [i for i, _ in rrf_scores(rankings, k)]
-
-
-def rrf_scores(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, i in enumerate(ranking, start=1):
-            scores[i] = scores.get(i, 0.0) + 1.0 / (k + rank)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def dense_search(index: Index, q: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-    n = min(n, index.faiss_index.ntotal)
-    if n <= 0:
-        return []
-    params = None
-    if allowed is not None:
-        import faiss
-
-        params = faiss.SearchParameters(  # type: ignore[call-arg]  # SWIG keyword, unknown to the stubs
-            sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
-    scores, ids = index.faiss_index.search(q.reshape(1, -1).astype(np.float32), n, params=params)
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-
-def bm25_search(index: Index, question: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-    if index.bm25 is None or not len(index.chunks):
-        return []
-    vocab = index.bm25.vocab_dict
-    tokens = [t for t in tokenize([question])[0] if t in vocab]
-    if not tokens:
-        return []
-    scores = index.bm25.get_scores(tokens)
-    if allowed is not None:
-        scores = np.where(allowed, scores, 0.0)
-    n = min(n, len(scores))
-    top = np.argpartition(-scores, n - 1)[:n]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
 def retrieve(index: Index, question: str, q: np.ndarray, mode: str = "hybrid", k: int = 5,
@@ -142,8 +54,6 @@ def _hit(index: Index, i: int, score: float, cosine: float | None, bm25: float |
 
 def _learned(index: Index, question: str, q: np.ndarray, k: int, candidates: int, allowed: np.ndarray | None,
              ranker: Any) -> list[Hit]:
-    from .rerank import fused, gather
-
     c = gather(index, question, q, candidates, index_idf(index), allowed)
     if not len(c.rows):
         return []
@@ -151,17 +61,3 @@ def _learned(index: Index, question: str, q: np.ndarray, k: int, candidates: int
     order = np.argsort(-scores, kind="stable")[:k]
     return [_hit(index, int(c.rows[i]), float(scores[i]), float(c.signals[i, 0]), c.bm25.get(int(c.rows[i])), q)
             for i in order]
-
-
-def index_idf(index: Index) -> dict[str, float]:
-    """BM25's idf of every indexed term (rare words say more about a sentence than common ones)."""
-    return index.cached("idf", lambda: _idf(index))
-
-
-def _idf(index: Index) -> dict[str, float]:
-    if index.bm25 is None:
-        return {}
-    n = float(index.bm25.scores["num_docs"])
-    df = np.diff(index.bm25.scores["indptr"]).astype(np.float64)
-    values = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-    return {t: float(values[i]) for t, i in index.bm25.vocab_dict.items() if i < len(values)}

@@ -28,7 +28,7 @@ from .features import FEATURES, Table, Unit, matrix, units
 from .fit import fit_linear
 from .question import QuestionInfo, analyse
 from .rerank import SIGNALS, gather
-from .retrieval import index_idf
+from .search import index_idf
 from .selector import ABSTAIN_FEATURES, Linear, Model, Policy
 
 FOLDS = 5

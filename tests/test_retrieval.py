@@ -9,7 +9,7 @@ import threading
 import bm25s
 
 from rag.chunking import split_sentences
-from rag.retrieval import _stemmer, tokenize
+from rag.search import _stemmer, tokenize
 from rag.sources import load_all
 
 from .conftest import DATA, ROOT, SOURCES

@@ -143,7 +143,7 @@ def test_a_figure_the_documents_never_give_is_not_answered(engine):
 @pytest.mark.e2e
 def test_a_passage_about_something_else_is_found_by_its_one_answering_sentence(engine):
     from rag.rerank import SIGNALS, gather
-    from rag.retrieval import index_idf
+    from rag.search import index_idf
 
     question = "Which city hosts the fallback data centre?"
     q = engine.embedder.encode([question])[0]
