@@ -9,7 +9,8 @@ conversation" saves the conversation as Markdown (``rag.export``); the browser k
 ``--mcp``, the MCP server at ``/mcp`` (``ui_server``). The "Add documents" tab hands uploads to
 ``rag.uploads`` (saved beside, never over, what is there) and rebuilds the index while the chat keeps
 answering from the previous one; with ``--auth`` it also replaces and removes documents, keeping the
-previous version.
+previous version. A read-only chat (``--read-only``, ``RAG_READ_ONLY=1``) has a "Documents" tab instead,
+and registers no event that could change the documents.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import ui_render as render  # noqa: E402
 import ui_server  # noqa: E402
 import ui_state  # noqa: E402
 from rag import store, uploads  # noqa: E402
+from rag.config import Settings  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.engine import Engine, UnknownSource, clean_question  # noqa: E402
 from rag.export import conversation_markdown  # noqa: E402
@@ -36,6 +38,7 @@ from rag.sources import SUPPORTED  # noqa: E402
 from ui_server import launch  # noqa: E402, F401 - ui.launch, for callers
 
 EXAMPLES = ("What are the four areas of action?", "Who announced the strategy?", "What is digital solidarity?")
+READ_ONLY = "This server is read-only: nothing was saved, replaced, removed or rebuilt."
 PROGRESS = gr.Progress()  # gradio finds the progress bar by this default value
 SCROLL_JS = ("() => { const t = document.querySelectorAll('#conversation .turn');"
              " if (t.length) t[t.length - 1].scrollIntoView({behavior: 'smooth', block: 'start'}); }")
@@ -57,15 +60,17 @@ class ChatApp:
     """The state shared by every browser session: one engine, one rebuild at a time.
 
     Uploads go into ``upload_dir`` (default ``settings.sources_dir``); ``manage`` adds the replace and
-    remove controls (``main`` turns it on only with ``--auth``). Rebuilds embed with ``build_embedder``
-    (default: the engine's)."""
+    remove controls (``serve`` turns it on only with ``--auth``). Rebuilds embed with ``build_embedder``
+    (default: the engine's). ``settings.read_only``: no upload or rebuild controls, and the handlers that
+    would change the documents refuse (``READ_ONLY``), however they are called."""
 
     def __init__(self, engine: Engine, upload_dir: str | None = None, manage: bool = False,
                  build_embedder: Embedder | None = None) -> None:
         self.engine = engine
         self.settings = engine.settings
+        self.read_only = self.settings.read_only
         self.upload_dir = str(upload_dir or self.settings.sources_dir)
-        self.manage = manage
+        self.manage = manage and not self.read_only
         self.rebuilding = threading.Lock()
         self._build_embedder = build_embedder
 
@@ -142,7 +147,7 @@ class ChatApp:
         """What a rebuild reads: the folders the index was built from, plus the upload folder."""
         try:
             serving = self.engine.index.manifest.get("roots", [])
-        except store.IndexError_:
+        except store.IndexLoadError:
             serving = []
         return uploads.rebuild_roots(uploads.indexed_roots(self.settings.index_dir, serving), self.upload_dir)
 
@@ -172,6 +177,8 @@ class ChatApp:
     def _run(self, action: Callable[[uploads.Progress], uploads.Outcome], progress: Callable[..., Any]
              ) -> tuple[str, Any, Any]:
         root = self.upload_dir
+        if self.read_only:  # never registered then, but Gradio's raw routes do not ask the page
+            return render.report_html(None, root, error=READ_ONLY), gr.update(), gr.update()
         if not self.rebuilding.acquire(blocking=False):
             return render.report_html(None, root, error="A rebuild is already running; nothing was saved; try "
                                       "again when it ends."), gr.update(), gr.update()
@@ -183,7 +190,7 @@ class ChatApp:
                         gr.update() if out.error == uploads.BUSY else None)
             try:
                 index = self.engine.reload()
-            except store.IndexError_ as e:
+            except store.IndexLoadError as e:
                 return render.report_html(out.report, root, out.saved, out.rejected, f"The new index was built "
                                           f"but cannot be used: {e}", out.kept), gr.update(), None
             return (render.report_html(out.report, root, out.saved, out.rejected, kept=out.kept)
@@ -191,11 +198,46 @@ class ChatApp:
         finally:
             self.rebuilding.release()
 
-    def blocks(self) -> gr.Blocks:
-        def manifest() -> dict[str, Any]:
-            return self.engine.index.manifest
+    def _documents_tab(self, demo: gr.Blocks, status: gr.HTML, scope: gr.Dropdown) -> gr.HTML:
+        """The "Add documents" tab (and, with ``manage``, replace and remove) and its events; its report."""
+        s, manifest = self.settings, self.engine.index.manifest
+        with gr.Tab("Add documents", elem_id="rebuild-tab"):
+            gr.HTML(render.uploads_html(self.upload_dir, self.roots(), SUPPORTED, s.max_upload_mb,
+                                        s.max_upload_total_mb, s.max_upload_files, self.manage))
+            files = gr.File(label="Files to add", file_count="multiple", type="filepath", elem_id="upload")
+            go = gr.Button("Add to sources and rebuild the index", variant="primary", elem_id="rebuild")
+            report = gr.HTML(render.documents_html(manifest), elem_id="report")
+            if self.manage:
+                with gr.Accordion("Replace or remove a document", open=False, elem_id="manage"):
+                    target = gr.Dropdown(uploads.documents(self.upload_dir), value=None, label="Document",
+                                         allow_custom_value=True, elem_id="manage-target")
+                    new_version = gr.File(label="New version (for Replace)", type="filepath", elem_id="manage-file")
+                    with gr.Row():
+                        replace = gr.Button("Replace with the new version", elem_id="replace")
+                        remove = gr.Button("Remove from the sources", variant="stop", elem_id="remove")
 
-        s = self.settings
+        # the lambdas' PROGRESS default is how Gradio finds where to send progress
+        rebuilt = go.click(lambda files, progress=PROGRESS: self.rebuild(files, progress), [files],
+                           [report, status, files], api_name="rebuild", api_visibility="private",
+                           show_progress_on=[report])
+        rebuilt.then(self.scope_choices, [scope], [scope], api_visibility="private")
+        if self.manage:
+            listed = lambda: gr.update(choices=uploads.documents(self.upload_dir))  # noqa: E731
+            rebuilt.then(listed, None, [target], api_visibility="private")
+            demo.load(listed, None, [target], api_visibility="private")
+            replacing = lambda name, file, progress=PROGRESS: self.replace_document(name, file, progress)  # noqa: E731
+            removing = lambda name, progress=PROGRESS: self.remove_document(name, progress)  # noqa: E731
+            for done in (replace.click(replacing, [target, new_version], [report, status, new_version, target],
+                                       api_name="replace_document", api_visibility="private",
+                                       show_progress_on=[report]),
+                         remove.click(removing, [target], [report, status, new_version, target],
+                                      api_name="remove_document", api_visibility="private",
+                                      show_progress_on=[report])):
+                done.then(self.scope_choices, [scope], [scope], api_visibility="private")
+        return report
+
+    def blocks(self) -> gr.Blocks:
+        manifest = lambda: self.engine.index.manifest  # noqa: E731 - the index in use when called
         with gr.Blocks(title="Policy Q&A", delete_cache=(3600, 3600)) as demo:  # uploads do not pile up
             gr.HTML("<h1 style='margin:8px 0 0;font-size:1.6rem'>Policy Q&amp;A</h1>")
             status = gr.HTML(render.status_html(manifest()), elem_id="status")
@@ -216,21 +258,12 @@ class ChatApp:
                     clear = gr.Button("New chat", scale=0, min_width=110, elem_id="clear")
                 with gr.Row(elem_id="examples"):
                     examples = [gr.Button(q, size="sm", variant="secondary", scale=0) for q in EXAMPLES]
-            with gr.Tab("Add documents", elem_id="rebuild-tab"):
-                gr.HTML(render.uploads_html(self.upload_dir, self.roots(), SUPPORTED, s.max_upload_mb,
-                                            s.max_upload_total_mb, s.max_upload_files, self.manage))
-                files = gr.File(label="Files to add", file_count="multiple", type="filepath", elem_id="upload")
-                go = gr.Button("Add to sources and rebuild the index", variant="primary", elem_id="rebuild")
-                report = gr.HTML(render.documents_html(manifest()), elem_id="report")
-                if self.manage:
-                    with gr.Accordion("Replace or remove a document", open=False, elem_id="manage"):
-                        target = gr.Dropdown(uploads.documents(self.upload_dir), value=None, label="Document",
-                                             allow_custom_value=True, elem_id="manage-target")
-                        new_version = gr.File(label="New version (for Replace)", type="filepath",
-                                              elem_id="manage-file")
-                        with gr.Row():
-                            replace = gr.Button("Replace with the new version", elem_id="replace")
-                            remove = gr.Button("Remove from the sources", variant="stop", elem_id="remove")
+            if self.read_only:  # no upload or rebuild control, and no event that could change the documents
+                with gr.Tab("Documents", elem_id="documents-tab"):
+                    gr.HTML("<p>This server is read-only: documents are added by whoever runs it.</p>")
+                    report = gr.HTML(render.documents_html(manifest()), elem_id="report")
+            else:
+                report = self._documents_tab(demo, status, scope)
             outputs = [conversation, state, kept, box, notice]
             for event in (box.submit, ask.click):
                 event(self.turn, [box, state, scope], outputs, api_visibility="private").then(None, js=SCROLL_JS)
@@ -248,38 +281,20 @@ class ChatApp:
                 None, [markdown], None, js=DOWNLOAD_JS)
             demo.load(self.restore, [kept], [conversation, state], api_visibility="private")
             demo.load(self.scope_choices, [scope], [scope], api_visibility="private")
-
-            def rebuild(files: list[str] | None, progress: gr.Progress = PROGRESS) -> tuple[str, Any, Any]:
-                return self.rebuild(files, progress)
-
-            rebuilt = go.click(rebuild, [files], [report, status, files], api_name="rebuild", api_visibility="private",
-                               show_progress_on=[report])
-            rebuilt.then(self.scope_choices, [scope], [scope], api_visibility="private")
-            if self.manage:
-                listed = lambda: gr.update(choices=uploads.documents(self.upload_dir))  # noqa: E731
-                rebuilt.then(listed, None, [target], api_visibility="private")
-                demo.load(listed, None, [target], api_visibility="private")
-                def replace_document(name: str, file: str | None, progress: gr.Progress = PROGRESS) -> tuple:
-                    return self.replace_document(name, file, progress)
-
-                def remove_document(name: str, progress: gr.Progress = PROGRESS) -> tuple:
-                    return self.remove_document(name, progress)
-
-                for done in (replace.click(replace_document, [target, new_version], [report, status, new_version,
-                                           target], api_name="replace_document", api_visibility="private",
-                                           show_progress_on=[report]),
-                             remove.click(remove_document, [target], [report, status, new_version, target],
-                                          api_name="remove_document", api_visibility="private",
-                                          show_progress_on=[report])):
-                    done.then(self.scope_choices, [scope], [scope], api_visibility="private")
             demo.load(lambda: (render.status_html(manifest()), render.documents_html(manifest())), None,
                       [status, report], api_visibility="private")  # fresh on each page load, after rebuilds
             gr.api(self.api_ask, api_name="ask")
         return demo
 
 
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+          **options: Any) -> int:
+    """``rag serve``: this chat until Ctrl+C (``ui_server.serve``; options: monitoring, mcp, quiet, prog)."""
+    return ui_server.serve(ChatApp, settings, host, port, auth, **options)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python ui.py [--host ...] [--port ...] [--auth USER:PASSWORD] [--mcp] ...`` (``ui_server.main``)."""
+    """``python ui.py``: the options of ``rag serve`` (``rag.options.serving``), then ``serve``."""
     return ui_server.main(argv, ChatApp)
 
 

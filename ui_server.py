@@ -12,15 +12,18 @@ paths, uploads bounded by ``max_file_size``, every other request body bounded be
 queue (4 answers at a time, 64 waiting, direct routes closed). ``--auth`` guards both: Gradio's login
 for the chat, HTTP Basic with the same login (or a bearer ``RAG_API_TOKEN``) for /api and /mcp.
 
-``main`` is ``python ui.py``: it builds a missing index, answers questions with ONNX Runtime on one
-thread each (many users at once get more answers a second that way; docs/chat.md, "Load") and
-rebuilds with every core.
+A read-only chat (``Settings.read_only``) also gets ``NoUploads``: Gradio's upload route refuses.
+
+``serve`` is ``rag serve`` and ``python ui.py`` (``main`` parses the same options, ``rag.options``): it
+builds a missing index, answers questions with ONNX Runtime on one thread each (many users at once get
+more answers a second that way; docs/chat.md, "Load") and rebuilds with every core.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 import time
@@ -30,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import uvicorn
+from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 
 import ui_render as render
-from rag import store, uploads
+from rag import options, store, uploads
 from rag.api import create_api
-from rag.config import from_env
+from rag.config import Settings, from_env
 from rag.embedding import ModelNotFound, OnnxEmbedder, make_embedder
 from rag.engine import Engine, index_exists
 from rag.indexing import BuildError, build
@@ -58,6 +62,24 @@ class Bounded:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             return await self.app(scope, receive, send)
         return await self.limited(scope, receive, send)
+
+
+class NoUploads:
+    """ASGI middleware of a read-only server: Gradio's upload route, which Gradio serves whatever the page
+    shows, refuses every request (403) and saves nothing."""
+
+    def __init__(self, app: Callable[..., Any], drain: int = 2**20) -> None:
+        self.app, self.drain = app, drain
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not re.sub("/+", "/", scope["path"]).rstrip("/").endswith("/gradio_api/upload"):
+            return await self.app(scope, receive, send)
+        seen, more = 0, True
+        while more and seen < self.drain:  # a small body is read out: the client then gets the 403, not a reset
+            message = await receive()
+            seen, more = seen + len(message.get("body", b"")), message.get("more_body", False)
+        await PlainTextResponse("This server is read-only: it takes no uploads.", status_code=403,
+                                headers={"connection": "close"})(scope, receive, send)
 
 
 @dataclass
@@ -109,6 +131,8 @@ def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring:
     app.add_middleware(Bounded,  # type: ignore[arg-type]  # a plain ASGI class, which starlette's stubs do not model
                        upload_bytes=limits.total_bytes + 1024 * limits.files + 4096,  # part headers
                        other_bytes=max(s.max_request_kb * 1024, 16 * s.max_question_chars))
+    if s.read_only:
+        app.add_middleware(NoUploads)  # type: ignore[arg-type]  # as Bounded
     theme = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     gr.mount_gradio_app(app, demo, path="/", server_name=host, server_port=port, auth=[login] if login else None,
                         max_file_size=limits.file_bytes, ssr_mode=False, enable_monitoring=monitoring,
@@ -133,62 +157,37 @@ def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring:
     return Server(url, demo, app, server, thread)
 
 
-def main(argv: list[str] | None, chat: type[ChatApp]) -> int:
-    """``python ui.py``: build the index if there is none, then serve ``chat`` until Ctrl+C."""
-    p = argparse.ArgumentParser(prog="ui.py", description="Start the browser chat.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                epilog="example: python ui.py --port 7860 --sources sources")
-    try:
-        defaults = from_env()
-    except ValueError as e:
-        print(f"ui.py: error: {e}", file=sys.stderr)
-        return 2
-    p.add_argument("--host", default="127.0.0.1", help="address to bind")
-    p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
-    p.add_argument("--index", default=defaults.index_dir, help="index folder")
-    p.add_argument("--sources", default=defaults.sources_dir,
-                   help="folder uploads are saved into (also RAG_SOURCES_DIR); a rebuild reads it and every "
-                        "folder the index was built from")
-    p.add_argument("--model", default=defaults.model, help="embedding model")
-    p.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
-                   help="require this login (also RAG_AUTH); anyone who reaches the app can otherwise "
-                        "ask questions and add documents. Replacing and removing documents needs it")
-    p.add_argument("--monitoring", action="store_true",
-                   help="turn on Gradio's /monitoring dashboard (its URL is printed to this console)")
-    p.add_argument("--mcp", action="store_true",
-                   help="also serve the MCP server (tools ask, list_documents) at /mcp; the HTTP API is always at "
-                        "/api (docs: /api/docs). With --auth or RAG_API_TOKEN both need a login or the token")
-    args = p.parse_args(argv)
-    auth = None
-    if args.auth:
-        user, sep, password = args.auth.partition(":")
-        if not sep or not user or not password:
-            print("ui.py: error: --auth takes USER:PASSWORD", file=sys.stderr)
-            return 2
-        auth = (user, password)
-    settings = defaults.replace(index_dir=args.index, model=args.model, sources_dir=args.sources)
+def serve(chat: type[ChatApp], settings: Settings, host: str = "127.0.0.1", port: int = 7860,
+          auth: Login | None = None, *, monitoring: bool = False, mcp: bool = False, quiet: bool = False,
+          prog: str = "rag") -> int:
+    """``rag serve`` and ``python ui.py`` (``ui.serve``): build the index if there is none (a read-only
+    server refuses to), then serve ``chat`` until Ctrl+C. A problem is one line on stderr and exit 2."""
     builder = make_embedder(settings)
     # Many users at once: each question on one core is more answers a second than two cores each, whose
     # spinning threads fight (docs/chat.md, "Load"); a rebuild still embeds on every core.
     questions = (OnnxEmbedder(settings.model, settings.batch_size, settings.cache_dir, threads=1)
                  if settings.embedding_backend == "onnx" else builder)
     engine = Engine(settings, embedder=questions)
+    say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
     try:
         if not index_exists(settings.index_dir):
-            print(f"No index at {settings.index_dir} yet; building one from {settings.sources_dir}", flush=True)
-            report = build([settings.sources_dir], settings, builder,
-                           progress=lambda f, m: print(f"[{f:4.0%}] {m}", flush=True))
-            print(f"built: {report.summary()}", flush=True)
+            if settings.read_only:
+                raise BuildError(f"no index at {settings.index_dir}, and a read-only server builds none: "
+                                 f"run `rag build {settings.sources_dir} --index {settings.index_dir}` first")
+            say(f"No index at {settings.index_dir} yet; building one from {settings.sources_dir}")
+            report = build([settings.sources_dir], settings, builder, progress=lambda f, m: say(f"[{f:4.0%}] {m}"))
+            say(f"built: {report.summary()}")
         engine.index  # noqa: B018 - load and check it now, not on the first question
         engine.embedder.encode(["warm up"])
-        server: Server = launch(chat(engine, manage=auth is not None, build_embedder=builder), args.host,
-                                args.port, args.monitoring, auth=auth, mcp=args.mcp)
-    except (store.IndexError_, BuildError, ModelNotFound, OSError) as e:
-        print(f"ui.py: error: {e}", file=sys.stderr)
+        server = launch(chat(engine, manage=auth is not None, build_embedder=builder), host, port, monitoring,
+                        auth=auth, mcp=mcp)
+    except (store.IndexLoadError, BuildError, ModelNotFound, OSError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     url = server.url
-    print(f"Chat running at {url} (Ctrl+C to stop); uploads go into {settings.sources_dir}", flush=True)
-    print(f"HTTP API at {url}api/ask (docs: {url}api/docs)" + (f"; MCP server at {url}mcp" if args.mcp else ""),
+    print(f"Chat running at {url} (Ctrl+C to stop); " + ("read-only: no uploads or rebuilds" if settings.read_only
+                                                          else f"uploads go into {settings.sources_dir}"), flush=True)
+    print(f"HTTP API at {url}api/ask (docs: {url}api/docs)" + (f"; MCP server at {url}mcp" if mcp else ""),
           flush=True)
     try:
         while server.thread.is_alive():
@@ -197,3 +196,24 @@ def main(argv: list[str] | None, chat: type[ChatApp]) -> int:
         pass
     server.close()
     return 0
+
+
+def main(argv: list[str] | None, chat: type[ChatApp]) -> int:
+    """``python ui.py``: the options of ``rag serve`` (``rag.options.serving``), then ``serve``."""
+    try:
+        defaults = from_env()
+    except ValueError as e:
+        print(f"ui.py: error: {e}", file=sys.stderr)
+        return 2
+    p = argparse.ArgumentParser(prog="ui.py", description="Start the browser chat (the same as `rag serve`).",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                epilog="example: python ui.py --port 7860 --sources sources --read-only")
+    options.serving(p, defaults)
+    args = p.parse_args(argv)
+    try:
+        settings, auth = options.settings_of(args, defaults), options.login(args.auth)
+    except ValueError as e:
+        print(f"ui.py: error: {e}", file=sys.stderr)
+        return 2
+    return serve(chat, settings, args.host, args.port, auth, monitoring=args.monitoring, mcp=args.mcp,
+                 quiet=args.quiet, prog="ui.py")

@@ -121,6 +121,7 @@ def info(engine: Engine) -> dict[str, Any]:
                        "n_chunks": d.get("n_chunks")} for d in m.get("documents", [])],
         "mode": engine.settings.mode, "k": engine.settings.k, "modes": list(MODES),
         "max_question_chars": engine.settings.max_question_chars,
+        "read_only": engine.settings.read_only,  # the API never changes documents; this says whether the chat can
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from .engine import Engine, UnknownSource, resolve_scope
 from .export import conversation_markdown
+from .formatting import format_answer
 from .types import Answer
 
 PROMPT = "you> "
@@ -100,8 +101,6 @@ class Chat:
 
 def run(chat: Chat, read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> int:
     """The read-answer loop, until Ctrl-D (end of input)."""
-    from .cli import format_answer
-
     try:
         import readline  # noqa: F401 - arrow keys and history for input()
     except ImportError:  # not on every platform

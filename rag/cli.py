@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import textwrap
 from pathlib import Path
 
 from .config import Settings, from_env
+from .formatting import format_answer
+from .options import common, login, querying, serving, settings_of
 
 EXAMPLES = {
     "build": "example: rag build ../shared/corpus sources --index /tmp/ix",
@@ -17,7 +17,7 @@ EXAMPLES = {
     "info": "example: rag info --verify --index /tmp/ix",
     "eval": "example: rag eval eval/test_sources.jsonl --compare legacy,learned --report report.html",
     "train": "example: rag build sources ../shared/corpus --index /tmp/ix && rag train --index /tmp/ix",
-    "serve": "example: rag serve --port 7860 --mcp",
+    "serve": "example: rag serve --port 7860 --mcp --read-only",
     "chat": "example: rag chat --source blinken-announces-international-cyber-strategy.txt --save chat.md",
 }
 
@@ -33,21 +33,6 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
                                 epilog='example: rag build && rag ask "Who announced the strategy?"')
     sub = p.add_subparsers(dest="command", metavar="{build,ask,chat,info,eval,train,serve}")
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--index", default=defaults.index_dir, help="index folder")
-        sp.add_argument("--model", default=defaults.model, help="embedding model: the packaged default or a "
-                        "local sentence-transformers folder")
-        sp.add_argument("--backend", choices=("onnx", "torch", "onnx-int8"), default=defaults.embedding_backend,
-                        help="what runs the model: onnx and torch give the same vectors (onnx is faster); "
-                        "onnx-int8 is faster still but changes them (an index built with it needs it)")
-        sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-
-    def querying(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--mode", choices=("learned", "hybrid", "dense", "bm25"), default=defaults.mode,
-                        help="retrieval: learned (dense, BM25 and best-sentence search weighed by the trained ranker), "
-                        "hybrid (dense + BM25 by reciprocal rank), dense or bm25")
-        sp.add_argument("--k", type=int, default=defaults.k, help="passages to answer from")
-
     def scoping(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--source", action="append", default=argparse.SUPPRESS, metavar="NAME", dest="sources",
                         help="search only this document (file name or title; repeat for more); default: all")
@@ -58,13 +43,13 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     b.add_argument("--chunk-tokens", type=int, default=defaults.chunk_tokens, help="tiktoken tokens per chunk")
     b.add_argument("--chunk-overlap", type=int, default=defaults.chunk_overlap, help="tokens of overlap")
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
-    common(b)
+    common(b, defaults)
 
     a = sub.add_parser("ask", help="answer a question", formatter_class=fmt, epilog=EXAMPLES["ask"])
     a.add_argument("question")
     a.add_argument("--json", action="store_true", help="print the answer object as JSON")
-    common(a)
-    querying(a)
+    common(a, defaults)
+    querying(a, defaults)
     scoping(a)
 
     c = sub.add_parser("chat", help="a conversation in the terminal (follow-ups, /new, /sources, Ctrl-D quits)",
@@ -75,15 +60,15 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
                        "/save FILE.md, /help. Ctrl-D quits.")
     c.add_argument("--save", default=None, metavar="FILE.md", help="write the conversation as Markdown after "
                    "every turn")
-    common(c)
-    querying(c)
+    common(c, defaults)
+    querying(c, defaults)
     scoping(c)
 
     i = sub.add_parser("info", help="what is in the index", formatter_class=fmt, epilog=EXAMPLES["info"])
     i.add_argument("--json", action="store_true", help="print the manifest as JSON")
     i.add_argument("--verify", action="store_true", help="read every file of the index and compare it with the "
                    "sha256 recorded when it was built; exit 2 naming any file that differs")
-    common(i)
+    common(i, defaults)
 
     e = sub.add_parser("eval", help="measure retrieval, citations and answers on a question set",
                        formatter_class=fmt, epilog=EXAMPLES["eval"])
@@ -94,25 +79,17 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
                    "asked without the conversation)")
     e.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write results as JSON")
     e.add_argument("--report", default=None, metavar="OUT.html", help="write an HTML report with charts")
-    common(e)
-    querying(e)
+    common(e, defaults)
+    querying(e, defaults)
 
     t = sub.add_parser("train", help="fit the answer selector on the train questions (rag train -h for its options)",
                        formatter_class=fmt, epilog=EXAMPLES["train"], add_help=False)
     t.add_argument("rest", nargs=argparse.REMAINDER)
 
-    s = sub.add_parser("serve", help="start the browser chat", formatter_class=fmt, epilog=EXAMPLES["serve"])
-    s.add_argument("--host", default="127.0.0.1", help="address to bind")
-    s.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", 7860)), help="port")
-    s.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
-                   help="require this login (also RAG_AUTH)")
-    s.add_argument("--sources", dest="sources_dir", default=defaults.sources_dir, metavar="DIR",
-                   help="the folder uploads are saved into (a chat rebuild also reads the folders the index was "
-                   "built from)")
-    s.add_argument("--monitoring", action="store_true", help="turn on Gradio's monitoring dashboard (off by default)")
-    s.add_argument("--mcp", action="store_true", help="also serve the MCP server (tools ask, list_documents) at "
-                   "/mcp; the HTTP API is at /api (docs: /api/docs)")
-    common(s)
+    s = sub.add_parser("serve", help="start the browser chat (python ui.py takes the same options)",
+                       formatter_class=fmt, epilog=EXAMPLES["serve"], description="The browser chat, the HTTP API "
+                       "at /api and, with --mcp, the MCP server at /mcp; a missing index is built first.")
+    serving(s, defaults)
     return p
 
 
@@ -132,19 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    settings = defaults.replace(index_dir=args.index, model=args.model,
-                                embedding_backend=args.backend, mode=getattr(args, "mode", None),
-                                k=getattr(args, "k", None), chunk_tokens=getattr(args, "chunk_tokens", None),
-                                chunk_overlap=getattr(args, "chunk_overlap", None))
+    try:
+        settings = settings_of(args, defaults)
+    except ValueError as e:
+        print(f"rag: error: {e}", file=sys.stderr)
+        return 2
     from . import store
     from .embedding import ModelNotFound
     from .indexing import BuildError
 
     try:
-        if getattr(args, "k", 1) < 1:
-            raise UsageError("--k must be at least 1")
         return COMMANDS[args.command](args, settings)
-    except (UsageError, store.IndexError_, BuildError, ModelNotFound) as e:
+    except (UsageError, store.IndexLoadError, BuildError, ModelNotFound) as e:
         print(f"rag: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -191,32 +167,6 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def format_answer(answer) -> str:  # noqa: ANN001 - rag.types.Answer
-    width = 100
-    if answer.message and not answer.retrieved:
-        return answer.message
-    if answer.abstained:
-        lines = [answer.message, "", "Closest passages (not an answer):"]
-        for h in answer.retrieved[:3]:
-            page = f", p. {h.chunk.page}" if h.chunk.page else ""
-            lines.append(f"  - {h.title} ({h.source}{page}): " + textwrap.shorten(h.chunk.text, 160))
-        return "\n".join(lines)
-    out = [answer.answer, "", "Sources:"]
-    if answer.short_answer is not None:
-        out[:0] = [f"Short answer: {' '.join(answer.short_answer.text.split())} [{answer.short_answer.citation}]", ""]
-    for n in sorted({c.n for c in answer.citations}):
-        cites = [c for c in answer.citations if c.n == n]
-        c = cites[0]
-        page = f", page {c.page}" if c.page else ""
-        out.append(f"[{n}] {c.title} — {c.source}{page}")
-        passage = c.passage
-        for q in sorted(cites, key=lambda x: -x.start):  # mark from the end so offsets hold
-            a, b = q.start - c.passage_start, q.end - c.passage_start
-            passage = passage[:a] + "»" + passage[a:b] + "«" + passage[b:]
-        out.append(textwrap.indent(textwrap.fill(" ".join(passage.split()), width), "    "))
-    return "\n".join(out)
-
-
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from . import chat
     from .engine import Engine, UnknownSource
@@ -258,7 +208,7 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
 def _eval(args: argparse.Namespace, settings: Settings, embedder=None) -> int:  # noqa: ANN001 - an Embedder
     """0 when done, 1 when a citation fails the integrity check."""
     from .evaluation import QuestionError, UnknownConfig, broken_citations, run
-    from .report import format_table, write_html
+    from .eval_report import format_table, write_html
 
     names = list(dict.fromkeys(m.strip() for m in (args.compare or settings.mode).split(",") if m.strip()))
     if not names:
@@ -289,13 +239,16 @@ def _eval(args: argparse.Namespace, settings: Settings, embedder=None) -> int:  
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import ui
-
-    return ui.main(["--host", args.host, "--port", str(args.port), "--index", settings.index_dir,
-                    "--model", settings.model, "--sources", args.sources_dir]
-                   + (["--auth", args.auth] if args.auth else []) + (["--monitoring"] if args.monitoring else [])
-                   + (["--mcp"] if args.mcp else []))
+    try:
+        auth = login(args.auth)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        import ui  # the Gradio face, installed beside the package (pyproject.toml: py-modules)
+    except ImportError as e:
+        raise UsageError(f"the browser chat cannot start ({e}); reinstall: pip install -e .") from None
+    return ui.serve(settings, args.host, args.port, auth, monitoring=args.monitoring, mcp=args.mcp,
+                    quiet=args.quiet, prog="rag")
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:

@@ -30,8 +30,8 @@ class Settings:
     max_file_mb: float = 25.0  # larger files are skipped: a build must not hang on one file
     parse_seconds: float = 60.0
     # limits (docs/limits.md): a file with more text is skipped; a build embedding more texts is refused
-    max_text_chars: int = 5_000_000  # text extracted from one file; the 39-page strategy PDF has ~106k
-    max_embed_texts: int = 50_000  # passages + sentences one build embeds; all of ../shared/corpus ~2.6k
+    max_text_chars: int = 5_000_000  # text extracted from one file, far above a long policy PDF's (why: docs/limits.md)
+    max_embed_texts: int = 50_000  # passages + sentences one build embeds, far above our corpora (docs/limits.md)
     # retrieval
     mode: str = "learned"  # learned | hybrid | dense | bm25 (rag.retrieval.retrieve)
     composer: str = "learned"  # learned (rag.compose, weights from rag train) | legacy (rag.answer, hand-set)
@@ -39,8 +39,9 @@ class Settings:
     k: int = 5
     candidates: int = 50  # per retriever, before fusion
     rrf_k: int = 60
-    # passages; above this the FAISS index is HNSW (approximate): exact search of 250k passages is ~30 ms,
-    # of 1M ~120 ms; HNSW32 with efSearch 1024 kept recall@10 >= 0.95 at 1M (see BENCHMARKS.md)
+    # passages; above this the FAISS index is HNSW (approximate): exact search grows with the passages and
+    # passes the query budget near here, while HNSW32 at this efSearch keeps recall@10 high at 1M
+    # (benchmarks/bench_scale.py; docs/benchmarks.md, "Scale")
     hnsw_above: int = 250_000
     hnsw_ef_search: int = 1024
     # composing
@@ -60,6 +61,7 @@ class Settings:
     max_upload_files: int = 100  # files in one rebuild from the chat
     max_request_kb: int = 256  # any other request body; the server refuses a larger one unread
     max_sessions: int = 1000  # sessions (a browser tab, a raw API call) whose inputs and outputs Gradio keeps
+    read_only: bool = False  # serve answers only: no upload, replace, remove or rebuild (docs/deployment.md)
     # running
     embedding_backend: str = "onnx"  # onnx | torch | onnx-int8 (faster, changes the vectors: opt-in)
     batch_size: int = 32

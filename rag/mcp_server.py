@@ -6,43 +6,22 @@ to the API app), or over stdio for clients that start their servers themselves:
     .venv/bin/python -m rag.mcp_server --index index
 
 ``ask`` returns the answer text with its ``[n]`` markers, then one line per source with the file,
-page and exact quotes, so a client can show where every sentence comes from.
+page and exact quotes (``rag.formatting.cited_text``), so a client can show where every sentence comes
+from. The server has no tool that changes the documents or the index.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from typing import Any
 
 from .engine import Engine, UnknownSource
-from .types import Answer
+from .formatting import cited_text
 
 INSTRUCTIONS = ("Answers questions about the indexed policy documents with sentences copied verbatim from "
                 "them, each cited by source file, page and quote. Call list_documents to see what is indexed "
                 "and to scope a question with `sources`. Ask standalone questions (name the topic, not 'it').")
-
-
-def cited_text(answer: Answer) -> str:
-    """The answer for an MCP client: text with markers, then the sources with their quotes."""
-    if answer.abstained or not answer.citations:
-        lines = [answer.message or "The sources don't answer this."]
-        if answer.retrieved:
-            lines += ["", "Closest passages (not an answer):"]
-            for h in answer.retrieved[:3]:
-                page = f", page {h.chunk.page}" if h.chunk.page else ""
-                lines.append(f"- {h.source}{page}: {textwrap.shorten(h.chunk.text, 200)}")
-        return "\n".join(lines)
-    lines = [answer.answer, "", "Sources:"]
-    for n in sorted({c.n for c in answer.citations}):
-        cites = sorted((c for c in answer.citations if c.n == n), key=lambda c: c.start)
-        page = f", page {cites[0].page}" if cites[0].page else ""
-        lines.append(f"[{n}] {cites[0].source}{page} — {cites[0].title}")
-        lines += [f'    "{" ".join(c.quote.split())}" (characters {c.start}-{c.end})' for c in cites]
-    if answer.scope:
-        lines += ["", "Searched in: " + ", ".join(answer.scope)]
-    return "\n".join(lines)
 
 
 def create_mcp(engine: Engine) -> Any:
@@ -87,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine(settings.replace(index_dir=args.index))
     try:
         engine.index  # noqa: B018 - fail now, with one line, if there is no usable index
-    except store.IndexError_ as e:
+    except store.IndexLoadError as e:
         print(f"rag.mcp_server: error: {e}", file=sys.stderr)
         return 2
     create_mcp(engine).run("stdio")

@@ -97,12 +97,40 @@ def test_chat_help_names_the_commands(capsys):
     assert "--save FILE.md" in out and "--source NAME" in out and "/sources" in out and "example: rag chat" in out
 
 
-@pytest.mark.parametrize("extra, passed", [([], []), (["--mcp"], ["--mcp"])])
-def test_serve_passes_mcp_to_the_chat_server(monkeypatch, extra, passed):
+SERVE_FLAGS = ["--host", "0.0.0.0", "--port", "7999", "--index", "/tmp/ix", "--model", "m", "--backend", "torch",
+               "--mode", "bm25", "--k", "3", "--sources", "/tmp/src", "--auth", "ann:pw:x", "--mcp", "--monitoring",
+               "--quiet", "--read-only"]
+
+
+def test_serve_passes_every_option_to_the_server(monkeypatch):
+    """Each option of `rag serve` reaches ``ui.serve``: settings for the engine, the rest as arguments
+    (tests/test_serving.py checks that `python ui.py` takes the same ones)."""
     import sys
     import types
 
-    seen: list[list[str]] = []
-    monkeypatch.setitem(sys.modules, "ui", types.SimpleNamespace(main=lambda argv: seen.append(argv) or 0))
-    assert main(["serve", "--port", "7999", *extra]) == 0
-    assert seen[0][:4] == ["--host", "127.0.0.1", "--port", "7999"] and ("--mcp" in seen[0]) == bool(passed)
+    seen: list[tuple] = []
+    monkeypatch.setitem(sys.modules, "ui", types.SimpleNamespace(serve=lambda *a, **k: seen.append((a, k)) or 0))
+    assert main(["serve", *SERVE_FLAGS]) == 0
+    (settings, host, port, auth), options = seen[0]
+    assert (settings.index_dir, settings.model, settings.embedding_backend, settings.mode, settings.k,
+            settings.sources_dir, settings.read_only) == ("/tmp/ix", "m", "torch", "bm25", 3, "/tmp/src", True)
+    assert (host, port, auth) == ("0.0.0.0", 7999, ("ann", "pw:x"))
+    assert options == {"monitoring": True, "mcp": True, "quiet": True, "prog": "rag"}
+    assert main(["serve"]) == 0
+    (settings, host, port, auth), options = seen[1]
+    assert not settings.read_only and auth is None and not any(v for k, v in options.items() if k != "prog")
+    monkeypatch.setenv("RAG_READ_ONLY", "1")
+    monkeypatch.setenv("RAG_AUTH", "env:pw")
+    assert main(["serve"]) == 0 and seen[2][0][0].read_only and seen[2][0][3] == ("env", "pw")
+
+
+def test_serve_mistakes_exit_2_with_one_line(monkeypatch, capsys):
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "ui", types.SimpleNamespace(serve=lambda *a, **k: 0))
+    for argv, message in ((["serve", "--auth", "nopassword"], "--auth takes USER:PASSWORD"),
+                          (["serve", "--k", "0"], "--k must be at least 1")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1

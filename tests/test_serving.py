@@ -7,20 +7,18 @@
   good index, ``Engine.reload`` names the problem and the ``rag build`` command, and the chat's own
   rebuild replaces the broken index with a good one. Starting on a broken index exits with that message.
 
-The helpers (``live_app``, ``call_ask``, ``BuildView``) are shared with test_hostile.py and
-test_web_surface.py.
+The request helpers (``post_json``, ``call_fn``, ``call_ask``, ``upload``) are shared with test_hostile.py,
+test_uploads.py, test_web_surface.py and test_read_only.py; the server itself is tests/servers.py's.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,44 +30,15 @@ import pytest
 import ui
 from rag import store
 from rag.config import Settings
-from rag.engine import Engine
 from rag.indexing import build
 
-from .conftest import SOURCES, FakeEmbedder
+from .conftest import FakeEmbedder, index_sources
+from .damage import DAMAGES, edit_manifest
+from .servers import free_port, live_app
 
 FOUR = "What are the four areas of action?"
 ZORBLAX = "Where was the Zorblax Accord signed?"
 ZORBLAX_TEXT = "# Zorblax notes\n\nThe Zorblax Accord was signed in Reykjavik in 2031 by twelve harbour cities.\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def live_app(root: Path, embedder: Any, extra_sources: dict[str, str] | None = None,
-             overrides: dict[str, Any] | None = None, extra_roots: Sequence[Path] = (), manage: bool = False,
-             **launch_kwargs: Any) -> Iterator[SimpleNamespace]:
-    """The chat and the HTTP API (``ui.launch``) served on a free loopback port over a copy of sources/ (plus
-    ``extra_roots``) indexed into ``root/index``; ``overrides`` change the settings, ``manage`` shows the
-    replace/remove controls; ``launch_kwargs`` go to ``ui.launch`` (``auth``, ``token``, ``mcp``, ``monitoring``)."""
-    sources = root / "sources"
-    shutil.copytree(SOURCES, sources)
-    for name, text in (extra_sources or {}).items():
-        (sources / name).write_text(text, encoding="utf-8")
-    for p in sources.iterdir():
-        p.chmod(0o644)
-    settings = Settings().replace(index_dir=str(root / "index"), sources_dir=str(sources), **(overrides or {}))
-    build([sources, *extra_roots], settings, embedder)
-    app = ui.ChatApp(Engine(settings, embedder=embedder), **({"manage": True} if manage else {}))
-    server = ui.launch(app, "127.0.0.1", free_port(), **launch_kwargs)
-    try:
-        yield SimpleNamespace(url=server.url.rstrip("/"), app=app, settings=settings, root=root, sources=sources,
-                              demo=server.demo, server=server)
-    finally:
-        server.close()
 
 
 def post_json(client: httpx.Client, path: str, body: Any) -> httpx.Response:
@@ -246,9 +215,8 @@ def server(tmp_path_factory):
 
 
 def broken_build(srv: SimpleNamespace, scratch: Path, damage: str) -> Path:
-    """A build folder in the server's index with ``damage`` done to it (not yet published)."""
-    import faiss
-
+    """A build folder in the server's index with ``damage`` (tests/damage.py, or built with another
+    embedder) done to it, not yet published."""
     good = store.current_build(srv.settings.index_dir)
     target = good.parent / f"broken-{damage.replace(' ', '-')}"
     if damage in ("built with another dimension", "built with another model"):
@@ -258,23 +226,7 @@ def broken_build(srv: SimpleNamespace, scratch: Path, damage: str) -> Path:
         shutil.copytree(store.current_build(other), target)
         return target
     shutil.copytree(good, target)
-    if damage == "truncated FAISS file":
-        data = (target / "chunks.faiss").read_bytes()
-        (target / "chunks.faiss").write_bytes(data[: len(data) // 2])
-    elif damage == "invalid manifest":
-        (target / "manifest.json").write_text('{"format_version": 2, "index_id": ')
-    elif damage == "missing manifest":
-        (target / "manifest.json").unlink()
-    elif damage == "more vectors than records":
-        index = faiss.read_index(str(target / "chunks.faiss"))
-        index.add(index.reconstruct_n(0, 1))
-        faiss.write_index(index, str(target / "chunks.faiss"))
-    elif damage == "manifest says another dimension":
-        manifest = json.loads((target / "manifest.json").read_text())
-        manifest["dim"] = 384
-        (target / "manifest.json").write_text(json.dumps(manifest))
-    else:
-        raise ValueError(damage)
+    DAMAGES[damage](target)
     return target
 
 
@@ -294,7 +246,7 @@ def test_a_live_server_keeps_its_index_and_refuses_a_broken_one(server, tmp_path
     broken = broken_build(server, tmp_path, damage)
     store.publish(Path(server.settings.index_dir), broken)
     try:
-        with pytest.raises(store.IndexError_, match=named) as err:
+        with pytest.raises(store.IndexLoadError, match=named) as err:
             engine.reload()
         assert "rag build" in str(err.value)
         monkeypatch.setattr(engine, "_checked", 0.0, raising=False)  # look for a new build on the next question
@@ -324,16 +276,11 @@ def test_the_chat_rebuild_replaces_a_broken_published_index(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncated FAISS file", "built with another model"])
 def test_starting_the_chat_on_a_broken_index_exits_2_with_the_fix(tmp_path, capsys, damage):
-    sources = tmp_path / "sources"
-    shutil.copytree(SOURCES, sources)
-    index_dir = tmp_path / "index"
-    build([sources], Settings().replace(index_dir=str(index_dir)), FakeEmbedder())
+    index_dir = Path(index_sources(tmp_path, FakeEmbedder()).index_dir)
     current = store.current_build(index_dir)
     if damage == "truncated FAISS file":  # made with the default model's name, so the FAISS check is reached
-        manifest = json.loads((current / "manifest.json").read_text())
-        manifest["model"] = Settings().model
-        (current / "manifest.json").write_text(json.dumps(manifest))
-        (current / "chunks.faiss").write_bytes((current / "chunks.faiss").read_bytes()[:100])
+        edit_manifest(current, lambda m: m.update(model=Settings().model))
+        DAMAGES[damage](current)
     assert ui.main(["--index", str(index_dir), "--port", str(free_port())]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ui.py: error: ") and "rag build" in err and "Traceback" not in err
@@ -398,16 +345,33 @@ def test_body_limits_the_api_its_own_and_the_chat_gradios(tmp_path):
         assert r.status_code == 413 and "100,000 characters" in r.json()["error"]
 
 
-def test_ui_py_takes_mcp_and_rag_serve_passes_it(monkeypatch, capsys):
+def test_rag_serve_and_ui_py_share_one_parser_and_one_serve(monkeypatch, capsys):
+    """Both commands accept the same options and call ``ui_server.serve`` the same way (only the name in
+    their error messages differs), so none is accepted and then dropped."""
+    import re
+
+    import ui_server
     from rag import cli
 
-    with pytest.raises(SystemExit) as exit_:
-        ui.main(["--help"])
-    assert exit_.value.code == 0 and "--mcp" in capsys.readouterr().out
+    from .test_cli import SERVE_FLAGS
+
+    monkeypatch.setenv("RAG_AUTH", "ann:hunter2")  # a password, never shown as a default in --help
+    helps = []
+    for run in (lambda: cli.main(["serve", "--help"]), lambda: ui.main(["--help"])):
+        with pytest.raises(SystemExit) as exit_:
+            run()
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert "hunter2" not in out
+        helps.append(set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", out)))
+    assert helps[0] == helps[1] and {"--read-only", "--backend", "--mode", "--mcp", "--quiet"} <= helps[0]
     seen = []
-    monkeypatch.setattr(ui, "main", lambda argv: seen.append(argv) or 0)
-    assert cli.main(["serve", "--mcp", "--port", "7999"]) == 0
-    assert "--mcp" in seen[0] and seen[0][seen[0].index("--port") + 1] == "7999"
+    monkeypatch.setattr(ui_server, "serve", lambda *a, **k: seen.append((a, k)) or 0)
+    assert cli.main(["serve", *SERVE_FLAGS]) == 0 and ui.main(SERVE_FLAGS) == 0
+    (by_rag, rag_options), (by_ui, ui_options) = seen
+    assert by_rag[0] is by_ui[0] is ui.ChatApp and by_rag[1:] == by_ui[1:]
+    assert rag_options.pop("prog") == "rag" and ui_options.pop("prog") == "ui.py" and rag_options == ui_options
+    assert by_rag[1].embedding_backend == "torch" and by_rag[1].read_only and rag_options["quiet"]
 
 
 def test_the_mounted_chat_keeps_what_launch_gave_it(tmp_path):

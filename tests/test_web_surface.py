@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from .conftest import ROOT, FakeEmbedder
-from .test_serving import FOUR, call_ask, live_app, post_json
+from .servers import live_app
+from .test_serving import FOUR, call_ask, post_json
 
 SECRET = "SECRET-SOURCE-MARKER-5f3a1c"
 MB = 2**20
