@@ -1,9 +1,9 @@
 """Build throughput against the bare model, for each embedding backend the project ships.
 
-    .venv/bin/python benchmarks/bench_build.py                  # ~3-4 min: 1 run of each backend
-    .venv/bin/python benchmarks/bench_build.py --repeats 3      # the recorded figures (~7-8 min)
+    .venv/bin/python benchmarks/bench_build.py                  # 1 run of each backend
+    .venv/bin/python benchmarks/bench_build.py --repeats 3      # the recorded figures (docs/benchmarks.md)
     .venv/bin/python benchmarks/bench_build.py --backends torch,onnx --no-quality
-    .venv/bin/python benchmarks/bench_build.py --corpus sources --question-repeats 1   # a quick check (~1 min)
+    .venv/bin/python benchmarks/bench_build.py --corpus sources --question-repeats 1   # a quick check
 
 The backends are the project's own, from ``rag.embedding.make_embedder``: torch =
 ``SentenceTransformerEmbedder``, onnx = ``OnnxEmbedder()`` (the default; exported once into
@@ -22,7 +22,8 @@ the other (the order rotates between runs, and every ratio is taken within one r
 
 ``--st-onnx`` measures sentence-transformers' own ``backend="onnx"`` (fp32 and its avx512_vnni int8
 export) against torch instead. It needs optimum-onnx, which pins transformers < 4.58 and so cannot live
-in the project's venv: run it from a side environment that has it (BENCHMARKS.md, "ONNX").
+in the project's venv: run it from a side environment that has it (docs/benchmarks.md, "How the export
+is made").
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class StOnnxEmbedder(SentenceTransformerEmbedder):
     """sentence-transformers' own ONNX backend: ``SentenceTransformer(path, backend="onnx")``.
 
     Needs optimum-onnx, which pins transformers < 4.58 and so cannot live in the project's venv: run this
-    script with ``--st-onnx`` from a side environment that has it (see BENCHMARKS.md). The model folder is
+    script with ``--st-onnx`` from a side environment that has it (see docs/benchmarks.md). The model folder is
     copied to a writable place once and the ONNX files exported there offline."""
 
     def __init__(self, file_name: str, batch_size: int = 32) -> None:
@@ -164,7 +165,7 @@ def main() -> None:
                     help="ONNX Runtime intra-op threads (default: 0 = what ships, ONNX Runtime's own choice)")
     ap.add_argument("--st-onnx", action="store_true",
                     help="sentence-transformers' backend=\"onnx\" fp32 and int8 instead of the shipped ONNX "
-                         "backends (needs optimum-onnx: a side environment, see BENCHMARKS.md)")
+                         "backends (needs optimum-onnx: a side environment, see docs/benchmarks.md)")
     args = ap.parse_args()
 
     import numpy as np

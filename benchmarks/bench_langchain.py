@@ -1,7 +1,7 @@
 """Side by side with LangChain's default retrieval pipeline (benchmark only; LangChain is not a dependency).
 
-    .venv/bin/python benchmarks/bench_langchain.py               # ~3-4 min: 1 build each
-    .venv/bin/python benchmarks/bench_langchain.py --repeats 3   # the recorded figures
+    .venv/bin/python benchmarks/bench_langchain.py               # 1 build each
+    .venv/bin/python benchmarks/bench_langchain.py --repeats 3   # the recorded figures (docs/benchmarks.md)
 
 Theirs: ``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)``, ``HuggingFaceEmbeddings``
 pointed at the same local all-MiniLM-L6-v2 folder, ``FAISS.from_documents`` (its default: exact L2 search),

@@ -1,6 +1,6 @@
 """Warm query latency of ``Engine.ask`` (retrieve + compose) against the bare floor, threads, and start-up.
 
-    .venv/bin/python benchmarks/bench_query.py                 # ~4-5 min (the first run also builds 2 indexes)
+    .venv/bin/python benchmarks/bench_query.py                 # everything (the first run also builds 2 indexes)
     .venv/bin/python benchmarks/bench_query.py --repeats 9 --batch-texts 1024
     .venv/bin/python benchmarks/bench_query.py --backend torch --no-startup   # the torch backend instead
 
@@ -120,7 +120,8 @@ def stage_split(engine, questions: list[str], repeats: int) -> dict:
     """Median per-question ms of each retrieval stage and of compose, on vectors computed beforehand."""
     from rag.compose import compose
     from rag.rerank import gather
-    from rag.retrieval import bm25_search, dense_search, index_idf, retrieve, tokenize
+    from rag.retrieval import retrieve
+    from rag.search import bm25_search, dense_search, index_idf, tokenize
 
     s, index, model = engine.settings, engine.index, engine.model
     depth = max(s.k, model.policy.select_passages)
@@ -289,14 +290,6 @@ def thread_settings(full, questions: list[str], texts: list[str], repeats: int, 
 
 # -- start-up: cold processes ---------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cold_ask(index_dir: str, question: str, importtime: bool = False, env: dict | None = None) -> tuple[float, str]:
     """Seconds from starting `rag ask` (a new process, existing index) to its exit with an answer."""
     import subprocess
@@ -319,7 +312,7 @@ def cold_ui(index_dir: str, importtime: bool = False, limit_s: float = 180.0,
     import tempfile
     import urllib.request
 
-    port = _free_port()
+    port = C.free_port()
     cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + [
         str(C.ROOT / "ui.py"), "--port", str(port), "--index", index_dir]
     with tempfile.TemporaryFile("w+") as err:

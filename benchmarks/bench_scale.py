@@ -1,13 +1,15 @@
 """Retrieval at 10k, 100k and 1M passages: build, size on disk, load time, memory, query p50/p95.
 
-    .venv/bin/python benchmarks/bench_scale.py                                 # 10k + 100k, ~3-4 min
-    .venv/bin/python benchmarks/bench_scale.py --sizes 10000,100000,1000000    # the full run, ~40 min
+    .venv/bin/python benchmarks/bench_scale.py                                 # 10k + 100k
+    .venv/bin/python benchmarks/bench_scale.py --sizes 10000,100000,1000000    # the full run (the 1M HNSW
+        # build is most of it; docs/benchmarks.md says how long each run took)
+    .venv/bin/python benchmarks/bench_scale.py --sizes 2000 --queries 20 --tune-queries 20   # a quick check
     .venv/bin/python benchmarks/bench_scale.py --real-index --vectors real-like --compare-copy   # the rag.store
         # format through its own writer and loader (benchmarks/scale_index.py); add --sizes 1000000 for 1M
 
 Synthetic corpora, embedding skipped: random unit vectors of dimension 384 (all-MiniLM-L6-v2's) for
 FAISS, and for BM25 passages of words drawn from the unigram distribution of ../shared/corpus (passage
-lengths drawn from the real chunks' lengths), tokenised and indexed with ``rag.retrieval.build_bm25``
+lengths drawn from the real chunks' lengths), tokenised and indexed with ``rag.search.build_bm25``
 (bm25s, English stop words, Snowball stemmer), exactly as a build does.
 
 Per size:
@@ -15,9 +17,9 @@ Per size:
 - dense, approximate: ``faiss.IndexHNSWFlat(384, 32)`` (inner product), efSearch = the smallest of
   ``--ef`` whose recall@10 against the exact search reaches ``--recall`` (default 0.95) on held-out
   queries, reported with that recall;
-- BM25: ``rag.retrieval.bm25_search`` (tokenise + ``get_scores`` + top 50) and bm25s's own ``retrieve``,
+- BM25: ``rag.search.bm25_search`` (tokenise + ``get_scores`` + top 50) and bm25s's own ``retrieve``,
   queried with the real dev questions;
-- hybrid: dense (flat or HNSW) + BM25 + reciprocal rank fusion (``rag.retrieval.rrf_scores``).
+- hybrid: dense (flat or HNSW) + BM25 + reciprocal rank fusion (``rag.search.rrf_scores``).
 Serving is measured in a fresh child process per dense index, which loads the saved FAISS and BM25
 files: load time, resident memory (RSS) after loading and after querying, query p50/p95 (k = 50, the
 candidates ``rag`` asks for), with FAISS OpenMP threads 1 and 2.
@@ -30,117 +32,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as C  # noqa: E402
+import synthetic as S  # noqa: E402
 
-DIM = 384
+DIM = S.DIM
 K = 50  # candidates rag asks each retriever for
-
-
-# -- synthetic data -----------------------------------------------------------------------------------------
-
-def unit_vectors(n: int, seed: int, block: int = 100_000):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, DIM), dtype=np.float32)
-    for lo in range(0, n, block):
-        v = rng.standard_normal((min(block, n - lo), DIM), dtype=np.float32)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        out[lo:lo + len(v)] = v
-    return out
-
-
-def real_like_vectors(n: int, seed: int, block: int = 100_000):
-    """Unit vectors drawn from a Gaussian with the mean and covariance of the real corpus's vectors
-    (all-MiniLM-L6-v2 chunk + sentence vectors of sources/ + ../shared/corpus): anisotropic like real
-    embeddings, though without their clusters, so still harder for HNSW than real data."""
-    import numpy as np
-
-    mean, root = _real_moments()
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, DIM), dtype=np.float32)
-    for lo in range(0, n, block):
-        z = rng.standard_normal((min(block, n - lo), DIM), dtype=np.float32)
-        v = mean + z @ root.T
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        out[lo:lo + len(v)] = v
-    return out
-
-
-_MOMENTS: list = []
-
-
-def _real_moments():  # noqa: ANN202
-    import numpy as np
-
-    if not _MOMENTS:
-        from rag import store
-        from rag.embedding import SentenceTransformerEmbedder
-
-        folder = C.CACHE / "q-sources-corpus"  # bench_query's index; built here if missing
-        if store.current_build(folder) is None:
-            C.ensure_index("q-sources-corpus", [C.SOURCES, C.CORPUS], SentenceTransformerEmbedder())
-        index = store.load_index(folder)
-        real = np.vstack([index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal),
-                          np.asarray(index.sentence_vectors)]).astype(np.float64)
-        mean = real.mean(axis=0)
-        vals, vecs = np.linalg.eigh(np.cov(real - mean, rowvar=False))
-        _MOMENTS.extend([mean.astype(np.float32), (vecs * np.sqrt(np.clip(vals, 0, None))).astype(np.float32)])
-    return _MOMENTS[0], _MOMENTS[1]
-
-
-def vectors(kind: str, n: int, seed: int):  # noqa: ANN201
-    return unit_vectors(n, seed) if kind == "uniform" else real_like_vectors(n, seed)
-
-
-def corpus_words() -> tuple[list, list[str], object]:
-    """(the documents, their distinct words, each word's probability) of ../shared/corpus."""
-    import numpy as np
-
-    from rag.sources import load_all
-
-    docs, _ = load_all([C.CORPUS])
-    counts: Counter[str] = Counter()
-    for d in docs:
-        counts.update(re.findall(r"[A-Za-z][A-Za-z'-]*|\d+", d.text))
-    words = list(counts)
-    return docs, words, np.array([counts[w] for w in words], dtype=np.float64)
-
-
-def corpus_model() -> tuple[list[str], object, object]:
-    """(words, their probabilities, real chunk lengths in words) from ../shared/corpus."""
-    import numpy as np
-
-    docs, words, p = corpus_words()
-    lengths = []
-    for d in docs:  # ~ the shipped chunking (200 tokens ≈ 150 words), from the real text
-        n = len(d.text.split())
-        lengths += [150] * (n // 150) + ([n % 150] if n % 150 > 20 else [])
-    return words, p / p.sum(), np.array(lengths)
-
-
-def synthetic_texts(n: int, words: list[str], p, lengths, seed: int) -> list[str]:  # noqa: ANN001
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    sizes = rng.choice(lengths, size=n)
-    ids = rng.choice(len(words), size=int(sizes.sum()), p=p)
-    out, at = [], 0
-    for s in sizes.tolist():
-        out.append(" ".join([words[i] for i in ids[at:at + s].tolist()]))
-        at += s
-    return out
 
 
 # -- serving (child process) ----------------------------------------------------------------------------------
@@ -152,7 +57,7 @@ def serve(folder: Path, dense: str, ef: int, n_queries: int, faiss_threads: list
     import bm25s
     import faiss
 
-    from rag.retrieval import bm25_search, rrf_scores, tokenize
+    from rag.search import bm25_search, rrf_scores, tokenize
 
     rss_imports = C.rss_mib()
     t = time.perf_counter()
@@ -166,7 +71,7 @@ def serve(folder: Path, dense: str, ef: int, n_queries: int, faiss_threads: list
     t_bm25 = time.perf_counter() - t
     rss_loaded = C.rss_mib()
     shim = SimpleNamespace(bm25=bm25, chunks=range(index.ntotal))
-    queries = vectors(kind, n_queries, seed=7)
+    queries = S.vectors(kind, n_queries, seed=7)
     questions = [q.question for q in C.dev_questions()]
     questions = [questions[i % len(questions)] for i in range(n_queries)]
     for i in range(5):  # warm-up
@@ -223,7 +128,7 @@ def build_size(n: int, folder: Path, args: argparse.Namespace, text_model) -> di
     import faiss
     import numpy as np
 
-    from rag.retrieval import build_bm25
+    from rag.search import build_bm25
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -233,14 +138,14 @@ def build_size(n: int, folder: Path, args: argparse.Namespace, text_model) -> di
         print(f"  [{n:,}] {m}", flush=True)
 
     t = time.perf_counter()
-    x = vectors(args.vectors, n, seed=n)
+    x = S.vectors(args.vectors, n, seed=n)
     r["generate_vectors_s"] = time.perf_counter() - t
     # flat: build, ground truth for held-out queries, save
     t = time.perf_counter()
     flat = faiss.IndexFlatIP(DIM)
     flat.add(x)
     r["build_flat_s"] = time.perf_counter() - t
-    tune_q = vectors(args.vectors, args.tune_queries, seed=3)
+    tune_q = S.vectors(args.vectors, args.tune_queries, seed=3)
     t = time.perf_counter()
     _, truth = flat.search(tune_q, 10)
     r["exact_batch_search_s"] = time.perf_counter() - t
@@ -282,7 +187,7 @@ def build_size(n: int, folder: Path, args: argparse.Namespace, text_model) -> di
     # BM25 over generated text
     words, p, lengths = text_model
     t = time.perf_counter()
-    texts = synthetic_texts(n, words, p, lengths, seed=n + 1)
+    texts = S.synthetic_texts(n, words, p, lengths, seed=n + 1)
     r["generate_text_s"] = time.perf_counter() - t
     r["text_mib"] = sum(len(s) for s in texts) / 2**20
     rss = C.rss_mib()
@@ -419,7 +324,7 @@ def main() -> None:
     info = C.print_machine(f"bench_scale: synthetic corpora of {', '.join(f'{s:,}' for s in sizes)} passages, "
                            f"{args.vectors} vectors")
     t = time.perf_counter()
-    text_model = corpus_model()
+    text_model = S.corpus_model()
     print(f"word model from ../shared/corpus: {len(text_model[0]):,} distinct words, passages of "
           f"{text_model[2].mean():.0f} words on average ({time.perf_counter() - t:.1f}s)", flush=True)
     results = {"machine": info, "sizes": {}, "args": {k: v for k, v in vars(args).items() if k != "serve"}}
@@ -457,7 +362,7 @@ def main() -> None:
     results["crossover"] = {"flat_dense": c1, "flat_hybrid": c2}
     print(f"\nExact (flat) search grows linearly: dense p50 reaches {args.budget_ms:.0f} ms at ≈ "
           f"{c1:,.0f} passages, hybrid retrieval at ≈ {c2:,.0f} (linear fit through the measured sizes; add the "
-          "question's embedding, ~10 ms, and composing, ~2 ms, for the whole ask)." if c1 and c2 else "")
+          "question's embedding and composing, which bench_query.py measures, for the whole ask)." if c1 and c2 else "")
     out = C.save_json(f"scale-{args.vectors}", results)
     print(f"raw figures: {out}")
     print(f"chart: {chart(args.chart, args.budget_ms)}")

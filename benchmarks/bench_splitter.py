@@ -4,10 +4,10 @@ how well-kept splitters compare with ours on where the eval sets' evidence spans
     .venv/bin/python benchmarks/bench_splitter.py                   # the curve: ours, others while quick
     .venv/bin/python benchmarks/bench_splitter.py --evidence        # + the evidence table (eval/*.jsonl)
 
-The curve splits one paragraph made of a repeated unit: the issue's "Word is here. " (the quadratic
-splitter took 1.1 s at 25 KB and 64 s at 200 KB), an abbreviation-heavy sentence, and ../shared/corpus as
-one paragraph. Linear time shows as a constant µs/KB. "ours before" is the quadratic splitter this one
-replaced (tests/reference_splitter.py), with the same output. The others (pysbd, sentencex, nupunkt,
+The curve splits one paragraph made of a repeated unit: the issue's "Word is here. " (on which the
+splitter this one replaced took time growing with the square of the length), an abbreviation-heavy
+sentence, and ../shared/corpus as one paragraph. Linear time shows as a constant µs/KB. "ours before" is
+that quadratic splitter (tests/reference_splitter.py), with the same output. The others (pysbd, sentencex, nupunkt,
 blingfire: `pip install` them into .venv; they are not dependencies) run while a size takes under
 --budget s, as does "ours before".
 

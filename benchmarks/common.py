@@ -166,25 +166,43 @@ def wait_for_quiet(max_load: float = 0.7, timeout_s: float = 0.0) -> float:
     return load
 
 
-def _status_mib(field: str) -> float:
-    """A memory figure of this process from /proc/self/status, MiB."""
+def proc_status_mib(fields: Iterable[str], pid: int | str = "self") -> dict[str, float]:
+    """Memory lines of ``/proc/PID/status`` (kB) in MiB, e.g. ``{"VmRSS": 120.5}``; a field the kernel
+    does not report, or a process that is gone, is left out."""
+    wanted, out = set(fields), {}
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key = line.split(":", 1)[0]
+            if key in wanted:
+                out[key] = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return float("nan")
+    return out
 
 
-def rss_mib() -> float:
-    """Resident memory of this process now, MiB."""
-    return _status_mib("VmRSS")
+def rss_mib(pid: int | str = "self") -> float:
+    """Resident memory of a process (this one by default) now, MiB; NaN if it is gone."""
+    return proc_status_mib(["VmRSS"], pid).get("VmRSS", float("nan"))
 
 
 def peak_rss_mib() -> float:
     """Peak resident memory of this process, MiB (VmHWM: unlike ru_maxrss, not inherited across exec)."""
-    return _status_mib("VmHWM")
+    return proc_status_mib(["VmHWM"]).get("VmHWM", float("nan"))
+
+
+def memory(pid: int | str = "self") -> dict[str, float]:
+    """``rss`` and its ``anon`` (private) and ``file`` (mapped files, page cache) parts, MiB."""
+    names = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file"}
+    return {names[k]: v for k, v in proc_status_mib(names, pid).items()}
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface now (for a server a benchmark starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def dir_mib(path: str | Path) -> float:

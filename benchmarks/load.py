@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common as C  # noqa: E402
+
+ROOT = C.ROOT
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -56,15 +59,9 @@ def questions(paths: list[str]) -> list[str]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(index: str, sources: str) -> tuple[subprocess.Popen, str]:
     """`ui.py` on a free loopback port; returns once it says it is serving (it builds a missing index)."""
-    port = free_port()
+    port = C.free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "RAG_SOURCES_DIR": sources,
            "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--host", "127.0.0.1", "--port", str(port),
@@ -80,16 +77,6 @@ def start_app(index: str, sources: str) -> tuple[subprocess.Popen, str]:
             break
     proc.kill()
     raise SystemExit(f"load.py: the app did not start (exit {proc.wait()})")
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 class Budget:
@@ -300,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [tallies[r].summary(args.users) for r in routes]
         if proc is not None:
             for result in results:
-                result["server_rss_mb"] = rss_mb(proc.pid)
+                result["server_rss_mb"] = C.memory(proc.pid).get("rss")
     finally:
         if proc is not None:
             proc.terminate()

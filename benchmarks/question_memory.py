@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,21 +24,12 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common as C  # noqa: E402
+
+ROOT = C.ROOT
 FOUR = "What are the four areas of action?"
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ask(http: httpx.Client, body: bytes) -> tuple[int, int]:
@@ -69,7 +59,7 @@ def main() -> int:
         env = {**os.environ, "RAG_SOURCES_DIR": str(sources), "RAG_INDEX_DIR": str(index)}
         subprocess.run([py, "-m", "rag.cli", "build", str(sources), "--index", str(index), "--quiet"],
                        cwd=ROOT, env=env, check=True)
-        port = free_port()
+        port = C.free_port()
         server = subprocess.Popen([py, args.ui, "--index", str(index), "--port", str(port)], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -82,14 +72,14 @@ def main() -> int:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as http:
                 for _ in range(5):
                     ask(http, json.dumps({"data": [FOUR]}).encode())
-                base = rss_mb(server.pid)
+                base = C.rss_mib(server.pid)
                 print(f"baseline after 5 questions        {base:8.0f} MB")
                 big = json.dumps({"data": ["why " * int(args.mb * 2**20 / 4)]}).encode()
                 peak = base
                 for i in range(args.burst):
                     t0 = time.perf_counter()
                     status, echoed = ask(http, big)
-                    now = rss_mb(server.pid)
+                    now = C.rss_mib(server.pid)
                     peak = max(peak, now)
                     print(f"{args.mb:.0f} MB question {i + 1:2d}: HTTP {status}, question echoed "
                           f"{echoed:>10,} chars, {time.perf_counter() - t0:5.2f} s, RSS {now:6.0f} MB")
@@ -97,7 +87,7 @@ def main() -> int:
                 time.sleep(args.settle)
                 for _ in range(5):
                     ask(http, json.dumps({"data": [FOUR]}).encode())
-                after = rss_mb(server.pid)
+                after = C.rss_mib(server.pid)
                 print(f"peak during the burst             {peak:8.0f} MB")
                 print(f"after {args.settle:.0f} s and 5 more questions   {after:8.0f} MB ({after - base:+.0f} MB)")
         finally:

@@ -6,12 +6,13 @@
 Per size, in a child process (so the parent stays small): synthetic documents of 10 chunks each, every
 chunk ≈ 150 words (≈ 200 tokens) of whole sentences, neighbouring chunks sharing one sentence (≈ the
 40-token overlap); words drawn from ../shared/corpus, sentence lengths from the sentences rag's
-splitter found in it; vectors as in bench_scale (``real-like`` by default) for the chunks, and for
+splitter found in it; vectors from ``synthetic.py`` (``real-like`` by default) for the chunks, and for
 every sentence ``normalise(its chunk's vector + a fresh draw)``, so a sentence is close to its
-passage as in real data. The manifest is the one
-``rag.indexing.build`` writes, with ``"faiss": "hnsw"`` above ``Settings().hnsw_above`` passages; the
-files are written by ``rag.store.write_build`` (FAISS incl. HNSW construction, BM25 from
-``rag.retrieval.build_bm25``, records, arrays, fsync) and published by ``rag.store.publish``.
+passage as in real data. The manifest takes its keys from one ``rag.indexing.build`` wrote (the real
+index of sources/ + ../shared/corpus, ``synthetic.reference_index``), with ``"faiss": "hnsw"`` above
+``Settings().hnsw_above`` passages; the files are written by ``rag.store.write_build`` (FAISS incl. HNSW
+construction, BM25 from ``rag.search.build_bm25``, records, arrays, fsync) and published by
+``rag.store.publish``.
 
 Serving, each in a fresh process: ``rag.store.load_index`` (as ``rag.engine.Engine`` calls it, with
 ``Settings().hnsw_ef_search``), FAISS on one thread (as the engine sets), then per question
@@ -42,10 +43,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as C  # noqa: E402
+import synthetic as S  # noqa: E402
 
-DIM = 384
+DIM = S.DIM
 CHUNKS_PER_DOC = 10
-CHUNK_WORDS = 150  # ≈ 200 cl100k tokens
+CHUNK_WORDS = 150  # words of English prose in about Settings().chunk_tokens cl100k tokens
 N_QUESTIONS = 300
 N_TRUTH = 100  # questions whose exact top 10 is kept, for the recall of the served FAISS index
 
@@ -53,24 +55,28 @@ N_TRUTH = 100  # questions whose exact top 10 is kept, for the recall of the ser
 # -- synthetic corpus, written by rag.store ----------------------------------------------------------------
 
 def sentence_model() -> tuple[list[str], object, object]:
-    """(words and their probabilities in ../shared/corpus, the word counts of the sentences that
-    ``rag``'s own splitter found in sources/ + ../shared/corpus (bench_query's index))."""
-    import bench_scale
-    import numpy as np
-
-    from rag import store
-
-    _, words, p = bench_scale.corpus_words()
-    bench_scale_moments()  # builds bench_query's index if it is missing
-    index = store.load_index(C.CACHE / "q-sources-corpus")
-    lengths = np.array([len(index.sentence_text(r).split()) for r in range(len(index.sentence_rows))])
-    return words, p / p.sum(), np.clip(lengths, 1, None)
+    """(the words of ../shared/corpus, their probabilities, the word counts of the sentences ``rag``'s own
+    splitter found in sources/ + ../shared/corpus)."""
+    _, words, counts = S.corpus_words()
+    return words, counts / counts.sum(), S.sentence_lengths()
 
 
-def bench_scale_moments() -> None:
-    import bench_scale
+def manifest_like(template: dict, **contents: object) -> dict:
+    """A manifest for a synthetic build: every key ``rag.indexing.build`` wrote into ``template`` (a real
+    build's manifest, so the format is the writer's own, never a copy of it), ``contents`` replacing what
+    describes that build's documents. Checked as ``rag.store.load_index`` will check it."""
+    from rag import checksums, integrity
 
-    bench_scale._real_moments()
+    unknown = set(contents) - set(template)
+    if unknown:  # the writer no longer has these keys: this benchmark must follow it
+        raise KeyError(f"rag.indexing.build writes no {sorted(unknown)} any more")
+    entry_keys = set(template["documents"][0])
+    if any(set(d) != entry_keys for d in contents.get("documents", [])):
+        raise KeyError(f"a document entry of rag.indexing.build has the keys {sorted(entry_keys)}")
+    manifest = {k: v for k, v in template.items() if k not in (checksums.KEY, checksums.SELF_KEY)}
+    manifest.update(contents)
+    integrity.check_manifest(manifest)
+    return manifest
 
 
 def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
@@ -78,12 +84,12 @@ def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
     import uuid
     from datetime import UTC, datetime
 
-    import bench_scale
     import numpy as np
 
     from rag import store
+    from rag.acronyms import mine
     from rag.config import Settings
-    from rag.retrieval import build_bm25
+    from rag.search import build_bm25
     from rag.types import Chunk, Document, Sentence
 
     shutil.rmtree(folder, ignore_errors=True)
@@ -154,7 +160,7 @@ def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
         f"{r['generate_text_s']:.0f}s")
 
     t = time.perf_counter()
-    chunk_vectors = bench_scale.vectors(kind, n, seed=n)
+    chunk_vectors = S.vectors(kind, n, seed=n)
     first_chunk = np.full(len(rows), -1, dtype=np.int64)
     for i in range(len(chunks) - 1, -1, -1):  # as write_build: the first chunk holding each sentence
         first_chunk[chunk_lo[i]:chunk_lo[i] + len(chunks[i].sentences)] = i
@@ -163,13 +169,13 @@ def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
     block = 200_000
     for lo in range(0, len(rows), block):
         hi = min(lo + block, len(rows))
-        v = chunk_vectors[first_chunk[lo:hi]] + bench_scale.vectors(kind, hi - lo, seed=10_000_000 + lo)
+        v = chunk_vectors[first_chunk[lo:hi]] + S.vectors(kind, hi - lo, seed=10_000_000 + lo)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         sentence_vectors[lo:hi] = v
     sentence_vectors.flush()
     # questions: near a random sentence (their passage should be found), plus the exact top 10
     picks = np.random.default_rng(5).choice(len(rows), size=N_QUESTIONS, replace=False)
-    q = np.asarray(sentence_vectors[np.sort(picks)]) + 0.5 * bench_scale.vectors(kind, N_QUESTIONS, seed=6)
+    q = np.asarray(sentence_vectors[np.sort(picks)]) + 0.5 * S.vectors(kind, N_QUESTIONS, seed=6)
     q = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
     np.save(folder / "questions.npy", q)
     truth = []
@@ -191,13 +197,12 @@ def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
     faiss_kind = faiss_kind if faiss_kind != "auto" else "hnsw" if n > settings.hnsw_above else "flat"
     index_dir = folder / "index"
     index_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    manifest = {"format_version": store.FORMAT_VERSION, "index_id": index_id,
-                "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                **settings.index_shape(), "dim": DIM, "faiss": faiss_kind,
-                "roots": ["/synthetic"], "n_documents": len(documents), "n_chunks": len(chunks),
-                "n_sentences": len(rows), "documents": entries, "skipped": [],
-                "report": {"added": len(documents), "changed": 0, "removed": 0, "unchanged": 0, "skipped": 0,
-                           "duplicates": 0}}
+    template = S.reference_index().manifest
+    manifest = manifest_like(
+        template, index_id=index_id, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        dim=DIM, faiss=faiss_kind, roots=["/synthetic"], acronyms=mine(c.text for c in chunks),
+        n_documents=len(documents), n_chunks=len(chunks), n_sentences=len(rows), documents=entries, skipped=[],
+        report={**dict.fromkeys(template["report"], 0), "added": len(documents)})
     r["faiss"] = faiss_kind
     say(f"writing the index ({faiss_kind}) with rag.store.write_build")
     t = time.perf_counter()
@@ -219,16 +224,6 @@ def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
 
 # -- serving (fresh process) --------------------------------------------------------------------------------
 
-def memory() -> dict[str, float]:
-    fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file"}
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key = line.split(":")[0]
-        if key in fields:
-            out[fields[key]] = int(line.split()[1]) / 1024
-    return out
-
-
 def mapped_files(under: Path) -> dict[str, float]:
     """Resident MiB of each memory-mapped file under ``under`` (from /proc/self/smaps)."""
     out: dict[str, float] = {}
@@ -245,7 +240,7 @@ def mapped_files(under: Path) -> dict[str, float]:
 
 def serve(folder: Path, mode: str, loader: str, with_model: bool) -> dict:
     """Load the index as the engine does and time questions; ``mode`` "load" stops after 20 questions."""
-    res: dict = {"mem_start": memory(), "loader": loader}
+    res: dict = {"mem_start": C.memory(), "loader": loader}
     import faiss
     import numpy as np
 
@@ -264,11 +259,11 @@ def serve(folder: Path, mode: str, loader: str, with_model: bool) -> dict:
     texts = [texts[i % len(texts)] for i in range(len(questions))]
     import bm25s  # noqa: F401 - imported by load_index; not part of the index's load time
 
-    res["mem_imports"] = memory()
+    res["mem_imports"] = C.memory()
     t = time.perf_counter()
     index = store.load_index(folder / "index", model=s.model, dim=DIM, ef_search=s.hnsw_ef_search)
     res["load_s"] = time.perf_counter() - t
-    res["mem_loaded"] = memory()
+    res["mem_loaded"] = C.memory()
     res["mapped_after_load"] = mapped_files(folder.resolve())
     res["faiss"] = index.manifest["faiss"]
 
@@ -310,7 +305,7 @@ def serve(folder: Path, mode: str, loader: str, with_model: bool) -> dict:
     res |= {k: C.stats(v) for k, v in lat.items()}
     res["answered"] = answered / len(questions)
     res["recall@10"] = float(np.mean(recall))
-    res["mem_queries"] = memory()
+    res["mem_queries"] = C.memory()
     res["mapped_after_queries"] = mapped_files(folder.resolve())
     res["peak_rss_mib"] = C.peak_rss_mib()
     if with_model:
@@ -325,7 +320,7 @@ def serve(folder: Path, mode: str, loader: str, with_model: bool) -> dict:
                 embedder.encode([q])
                 embed.append(time.perf_counter() - t)
             res["embed"] = C.stats(embed[5:])
-            res["mem_model"] = memory()
+            res["mem_model"] = C.memory()
         except Exception as e:  # noqa: BLE001 - report, do not lose the retrieval figures
             res["model_error"] = f"{type(e).__name__}: {e}"
     return res

@@ -1,4 +1,4 @@
-"""Choose the defaults on the dev set: chunking × k × composition, printed as one table.
+"""Choose the legacy composer's defaults on the dev set: chunking × k × composition, printed as one table.
 
     .venv/bin/python benchmarks/tune.py --chunks 120/24,160/40,200/40,240/48 --max-passages 1,2,3
 
@@ -6,7 +6,8 @@ Every option takes a comma-separated list; the grid is their product (defaults: 
 
 Builds one index per chunking over sources/ + ../shared/corpus (cached under /tmp/rag-tune/BACKEND-SIZE-OVERLAP)
 with the embedder the project ships (``rag.embedding.make_embedder(Settings())``: ONNX Runtime by default;
-``--backend`` picks another), then runs the dev questions through every combination and prints the
+``--backend`` picks another), then runs the dev questions through every combination with the hand-set
+composer of ``rag/answer.py`` (``composer = legacy``: the learned one has no such settings) and prints the
 metrics the targets name.
 """
 
@@ -56,7 +57,8 @@ def main() -> None:
     for chunking in args.chunks.split(","):
         size, overlap = map(int, chunking.split("/"))
         base = Settings(index_dir=f"/tmp/rag-tune/{args.backend}-{size}-{overlap}", chunk_tokens=size,
-                        chunk_overlap=overlap, embedding_backend=args.backend)
+                        chunk_overlap=overlap, embedding_backend=args.backend,
+                        composer="legacy")  # the settings tuned here are the hand-set composer's
         t = time.perf_counter()
         build([ROOT / "sources", corpus], base, embedder)
         print(f"# built {chunking} in {time.perf_counter() - t:.0f}s", file=sys.stderr, flush=True)
