@@ -1,7 +1,8 @@
 """Texts → L2-normalised vectors. The model loads on first use, so imports and ``--help`` stay fast.
 
-Two backends run the same model: ONNX Runtime (the default: the same vectors, one question 2.8× faster,
-batches within 10 % of torch, and no torch import when answering; see ``rag/onnx_backend.py``) and torch
+Two backends run the same model: ONNX Runtime (the default: the same vectors, faster for one question and about
+as fast for batches, and no torch import when answering; ``rag/onnx_backend.py``, measured by
+``benchmarks/bench_build.py`` and ``bench_query.py``) and torch
 through sentence-transformers. ``make_embedder`` picks one from the settings.
 """
 
@@ -102,7 +103,7 @@ class SentenceTransformerEmbedder:
 class OnnxEmbedder:
     """The model on ONNX Runtime, exported from the local model folder on first use (then cached).
 
-    ``int8`` quantises the weights: faster, but the vectors move (BENCHMARKS.md), so it is opt-in and
+    ``int8`` quantises the weights: faster, but the vectors move (docs/benchmarks.md), so it is opt-in and
     its name differs from the model's: an index built with it is only searched with it. For fp32, if
     the model cannot be exported (not mean-pooled, no fast tokenizer, onnxruntime missing) the embedder
     says so once and runs the model on torch instead: the vectors are the same."""

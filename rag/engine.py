@@ -39,9 +39,9 @@ class Engine:
         import faiss
         from threadpoolctl import threadpool_limits
 
-        faiss.omp_set_num_threads(1)  # one search is faster on one thread (BENCHMARKS.md, "Threads")
+        faiss.omp_set_num_threads(1)  # one search is faster on one thread (docs/benchmarks.md, "Threads")
         # the composer's small matrix products: OpenBLAS's threads spin and fight ONNX Runtime's for the
-        # cores; on one thread a question takes 3.9 ms instead of 7.9 (BENCHMARKS.md, "Threads")
+        # cores; held to one thread a question is much faster (bench_query.py; docs/benchmarks.md, "Threads")
         threadpool_limits(1, user_api="blas")
         self._index: store.Index | None = None
         self._lock = threading.Lock()
@@ -69,7 +69,7 @@ class Engine:
             if published is not None and str(published) not in (self._index.path, self._refused_path):
                 try:
                     self.reload()
-                except store.IndexError_ as e:
+                except store.IndexLoadError as e:
                     self.refused, self._refused_path = str(e), str(published)
         return self._index
 
@@ -77,12 +77,12 @@ class Engine:
         index = store.load_index(self.settings.index_dir, model=self.embedder.name,
                                  ef_search=self.settings.hnsw_ef_search)
         if index.manifest.get("dim") != self.embedder.dim:
-            raise store.IndexError_(f"the index has dimension {index.manifest.get('dim')}, the model "
+            raise store.IndexLoadError(f"the index has dimension {index.manifest.get('dim')}, the model "
                                     f"{self.embedder.dim}; {store.fix_hint(self.settings.index_dir)}")
         return index
 
     def reload(self) -> store.Index:
-        """Load the published index and switch to it; raise ``store.IndexError_`` and keep the old one
+        """Load the published index and switch to it; raise ``store.IndexLoadError`` and keep the old one
         if it is broken."""
         fresh = self._load()
         with self._lock:

@@ -258,7 +258,7 @@ def _previous(index_dir: Path, shape: dict[str, object]) -> store.Index | None:
         if any(manifest.get(k) != v for k, v in shape.items()):
             return None
         return store.load_index(index_dir)
-    except store.IndexError_:
+    except store.IndexLoadError:
         return None
 
 

@@ -1,11 +1,11 @@
 """The embedding model run by ONNX Runtime: exported once from the local model, offline, then cached.
 
 Exporting needs torch and transformers (they are installed anyway); answering needs only
-``onnxruntime`` and ``tokenizers``, which import in a tenth of a second where torch, transformers and
-sentence-transformers take about four. The export
+``onnxruntime`` and ``tokenizers``, which import far faster than torch, transformers and
+sentence-transformers (bench_query.py's start-up figures, docs/benchmarks.md). The export
 
 - loads the model with eager attention and uses the TorchScript exporter (the dynamo exporter's graph
-  is not fused by ONNX Runtime and runs batches 1.6× slower; SDPA attention exports wrong states),
+  is not fused by ONNX Runtime, so batches run slower; SDPA attention exports wrong states),
 - fuses attention, GELU and layer norms with ONNX Runtime's BERT optimizer,
 - checks the result against sentence-transformers on probe texts: fp32 must give the same vectors
   (cosine ≥ 0.9999) or the export is refused,
@@ -139,8 +139,8 @@ def _export(model_path: str, out: Path, int8: bool) -> None:
 
 
 def _fuse(src: Path, dst: Path, heads: int, hidden: int) -> None:
-    """ONNX Runtime's transformer optimizer: fused attention/GELU/layer-norm kernels (with them batches run
-    at 0.93× torch's speed; an unfused export ran at 0.64×). A model it does not recognise is kept as
+    """ONNX Runtime's transformer optimizer: fused attention/GELU/layer-norm kernels (without them batches
+    run well below torch's speed: benchmarks/bench_build.py). A model it does not recognise is kept as
     exported (correct, only slower)."""
     try:
         from onnxruntime.transformers.optimizer import optimize_model

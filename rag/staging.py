@@ -93,7 +93,7 @@ def transaction(upload_dir: str | Path, settings: Settings, embedder: Embedder, 
     except Exception as e:  # noqa: BLE001 - whatever failed, the folder goes back to how it was
         undo.run()
         why = str(e)
-        if not isinstance(e, BuildError | store.IndexError_ | OSError):  # a bug: keep its traceback
+        if not isinstance(e, BuildError | store.IndexLoadError | OSError):  # a bug: keep its traceback
             log.exception("the rebuild failed")
             why = f"{type(e).__name__}: {e}"
         what = "Could not save the files" if isinstance(e, OSError) else "The rebuild failed"

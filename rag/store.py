@@ -14,7 +14,8 @@
 
 Opening an index parses only the manifest: records are read a line at a time when needed, and the
 arrays and the FAISS index are memory-mapped (read-only; pages are read as searches touch them), so
-an index of a million passages opens in about half a second when its files are in the page cache.
+opening an index costs little beyond reading its manifest, even at a million passages
+(``benchmarks/bench_scale.py --real-index`` measures it).
 Nothing is hashed at load: ``verify`` (``rag info --verify``) reads every file against its checksum.
 """
 
@@ -42,7 +43,7 @@ BM25_FILES = tuple(f"bm25/{name}" for name in ("params.index.json", "vocab.index
                                                "indices.csc.index.npy", "indptr.csc.index.npy"))
 
 
-class IndexError_(Exception):
+class IndexLoadError(Exception):
     """The index cannot be used; the message says what is wrong and the command that fixes it."""
 
 
@@ -103,14 +104,14 @@ def current_build(index_dir: str | Path) -> Path | None:
     return None
 
 
-def _no_access(path: Path, index_dir: str | Path) -> IndexError_:
+def _no_access(path: Path, index_dir: str | Path) -> IndexLoadError:
     import pwd
 
     try:
         user = pwd.getpwuid(os.geteuid()).pw_name
     except KeyError:
         user = str(os.geteuid())
-    return IndexError_(f"cannot read '{path}': permission denied for user {user}; give it read access "
+    return IndexLoadError(f"cannot read '{path}': permission denied for user {user}; give it read access "
                        f"(chmod -R a+rX {index_dir}) or run as the index's owner")
 
 
@@ -126,34 +127,34 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
         raise _no_access(index_dir_path, index_dir)
     build = current_build(index_dir)
     if build is None:
-        raise IndexError_(f"no index at '{index_dir}': build one with: rag build --index {index_dir}")
+        raise IndexLoadError(f"no index at '{index_dir}': build one with: rag build --index {index_dir}")
     path = build / "manifest.json"
     _check_access(index_dir, [build, path])
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexError_(f"the index at '{index_dir}' has no manifest.json; {fix_hint(index_dir)}") from None
+        raise IndexLoadError(f"the index at '{index_dir}' has no manifest.json; {fix_hint(index_dir)}") from None
     except PermissionError:
         raise _no_access(path, index_dir) from None
     except OSError as e:  # an I/O error: the disk, not this program
-        raise IndexError_(f"cannot read '{path}' ({e.strerror or e}); check the disk, then "
+        raise IndexLoadError(f"cannot read '{path}' ({e.strerror or e}); check the disk, then "
                           f"{fix_hint(index_dir)}") from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise IndexError_(f"the index manifest at '{path}' is not valid JSON "
+        raise IndexLoadError(f"the index manifest at '{path}' is not valid JSON "
                           f"({' '.join(str(e).split())[:120]}); {fix_hint(index_dir)}") from None
     if isinstance(manifest, dict) and manifest.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
-        raise IndexError_(f"the index at '{index_dir}' has format version {manifest.get('format_version')}, "
+        raise IndexLoadError(f"the index at '{index_dir}' has format version {manifest.get('format_version')}, "
                           f"this program reads version {FORMAT_VERSION}; {fix_hint(index_dir)}")
     try:
         integrity.check_manifest(manifest)
     except integrity.Damaged as e:
-        raise IndexError_(f"the index at '{index_dir}' {_state(e)}: {e}; {fix_hint(index_dir)}") from None
+        raise IndexLoadError(f"the index at '{index_dir}' {_state(e)}: {e}; {fix_hint(index_dir)}") from None
     return manifest
 
 
 def load_index(index_dir: str | Path, model: str | None = None, dim: int | None = None,
                ef_search: int = 64) -> Index:
-    """Load and check an index (see ``rag.integrity``); raise ``IndexError_`` naming the file and the fix."""
+    """Load and check an index (see ``rag.integrity``); raise ``IndexLoadError`` naming the file and the fix."""
     import faiss
 
     manifest = read_manifest(index_dir)
@@ -161,22 +162,22 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
     assert build is not None
     hint = fix_hint(index_dir)
     if model is not None and manifest["model"] != model:
-        raise IndexError_(f"the index was built with model '{manifest['model']}' but '{model}' is "
+        raise IndexLoadError(f"the index was built with model '{manifest['model']}' but '{model}' is "
                           f"configured; rebuild with: rag build --index {index_dir} {_flags(model)}, "
                           f"or ask with {_flags(str(manifest['model']))}")
     if dim is not None and manifest["dim"] != dim:
-        raise IndexError_(f"the index has {manifest['dim']}-dimensional vectors but the model makes "
+        raise IndexLoadError(f"the index has {manifest['dim']}-dimensional vectors but the model makes "
                           f"{dim}-dimensional ones; {hint}")
     missing = [f for f in (*FILES, *BM25_FILES) if not (build / f).exists()]
     if not (build / "bm25").is_dir():  # retrieval would silently lose its keyword half
         missing = [f for f in missing if not f.startswith("bm25/")] + ["the bm25/ folder"]
     if missing:
-        raise IndexError_(f"the index at '{index_dir}' is missing {', '.join(missing)}; {hint}")
+        raise IndexLoadError(f"the index at '{index_dir}' is missing {', '.join(missing)}; {hint}")
     _check_access(index_dir, [build / f for f in (*FILES, "bm25", *BM25_FILES)])
     try:
-        damaged = lambda why: IndexError_(f"the index at '{index_dir}' is damaged: {why}; {hint}")  # noqa: E731
+        damaged = lambda why: IndexLoadError(f"the index at '{index_dir}' is damaged: {why}; {hint}")  # noqa: E731
         documents: Records[Document] = Records(build / "documents.jsonl", _document, damaged=damaged)
-        # still memory-mapped, but plain ndarrays: np.memmap's per-item indexing cost 0.3 ms a question
+        # still memory-mapped, but plain ndarrays: np.memmap's per-item indexing is slow in the composer's loops
         rows = integrity.array(build / "sentences.npy", "<i8", 2, 3)
         chunk_lo = integrity.array(build / "chunk_sentences.npy", "<i8", 1)
         sentence_chunk = integrity.array(build / "sentence_chunk.npy", "<i8", 1)
@@ -185,30 +186,30 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
         integrity.contents(manifest, build, documents, chunks, rows, chunk_lo, sentence_chunk, vectors)
         documents[0]  # noqa: B018 - parse now: fail early
     except integrity.Damaged as e:
-        raise IndexError_(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
+        raise IndexLoadError(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
     except PermissionError as e:
         raise _no_access(Path(e.filename or build), index_dir) from None
     except (ValueError, KeyError, IndexError, TypeError, OSError) as e:
-        raise IndexError_(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: "
+        raise IndexLoadError(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: "
                           f"{' '.join(str(e).split())[:200]}); {hint}") from None
     try:
-        # mapped, not copied: copying 1.7 GB (1M passages, HNSW) took 4.4-5.1 s and 1.8 GB of private memory
+        # mapped, not copied: copying a large HNSW file costs seconds and as much private memory (bench_scale.py)
         faiss_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
         if hasattr(faiss_index, "hnsw"):
             faiss_index.hnsw.efSearch = ef_search
     except RuntimeError as e:
-        raise IndexError_(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
+        raise IndexLoadError(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
                           f"({str(e).splitlines()[0][:120]}); {hint}") from None
     try:
         integrity.passages(faiss_index, manifest["n_chunks"], manifest["dim"])
     except integrity.Damaged as e:
-        raise IndexError_(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
+        raise IndexLoadError(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
     import bm25s
 
     try:
         bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=True)
     except Exception as e:  # noqa: BLE001 - bm25s raises plain exceptions on damaged files
-        raise IndexError_(f"the BM25 files of '{index_dir}' (bm25/) are damaged "
+        raise IndexLoadError(f"the BM25 files of '{index_dir}' (bm25/) are damaged "
                           f"({' '.join(str(e).split())[:120]}); {hint}") from None
     return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build), chunk_lo,
                  sentence_chunk)
@@ -267,7 +268,7 @@ def write_build(build_dir: Path, manifest: dict[str, Any], documents: list[Docum
     np.save(build_dir / "sentence_chunk.npy", sentence_chunk, allow_pickle=False)
     np.save(build_dir / "sentences.npy", sentence_rows.astype(np.int64), allow_pickle=False)
     np.save(build_dir / "sentence_vectors.npy", np.asarray(sentence_vectors, dtype=np.float32),
-            allow_pickle=False)  # no copy of what is float32 already (7 GB of sentence vectors at 1M)
+            allow_pickle=False)  # no copy of what is float32 already (the largest file at scale: docs/benchmarks.md)
     dim = int(manifest["dim"])
     if manifest.get("faiss") == "hnsw":  # approximate, for large indexes (see Settings.hnsw_above)
         vectors_index: Any = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
@@ -287,7 +288,7 @@ def write_build(build_dir: Path, manifest: dict[str, Any], documents: list[Docum
 
 def verify(index_dir: str | Path) -> int:
     """Read every file of the current build and compare it with the sha256 its manifest recorded; the
-    number of files checked. Raise ``IndexError_`` naming the files that differ, or saying that the index
+    number of files checked. Raise ``IndexLoadError`` naming the files that differ, or saying that the index
     predates checksums."""
     build = current_build(index_dir)
     if build is None or not (build / "manifest.json").is_file():
@@ -296,14 +297,14 @@ def verify(index_dir: str | Path) -> int:
     try:
         return checksums.verify(build)
     except checksums.NotRecorded:
-        raise IndexError_(f"the index at '{index_dir}' was built before checksums were recorded, so it cannot be "
+        raise IndexLoadError(f"the index at '{index_dir}' was built before checksums were recorded, so it cannot be "
                           f"verified; rebuild it to record them: rag build --index {index_dir}") from None
     except integrity.Damaged as e:
-        raise IndexError_(f"the index at '{index_dir}' is damaged: {e}; {fix_hint(index_dir)}") from None
+        raise IndexLoadError(f"the index at '{index_dir}' is damaged: {e}; {fix_hint(index_dir)}") from None
     except PermissionError as e:
         raise _no_access(Path(e.filename or build), index_dir) from None
     except OSError as e:
-        raise IndexError_(f"cannot read the index at '{index_dir}' ({e.strerror or e}); check the disk, then "
+        raise IndexLoadError(f"cannot read the index at '{index_dir}' ({e.strerror or e}); check the disk, then "
                           f"{fix_hint(index_dir)}") from None
 
 

@@ -102,7 +102,7 @@ def indexed_roots(index_dir: str | Path, fallback: Sequence[str] = ()) -> list[s
     manifest cannot be read)."""
     try:
         return [str(r) for r in store.read_manifest(index_dir).get("roots", fallback)]
-    except store.IndexError_:
+    except store.IndexLoadError:
         return list(fallback)
 
 

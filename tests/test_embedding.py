@@ -108,7 +108,7 @@ def test_int8_is_opt_in_and_kept_apart(tmp_path, onnx_embedder):
     assert cosine.min() > 0.85 and cosine.min() < 0.9999  # close, but not the same vectors
     assert int8.name == "all-MiniLM-L6-v2+int8" and int8.backend == "onnx-int8"
     build([SOURCES], Settings(index_dir=str(tmp_path / "ix")), onnx_embedder)
-    with pytest.raises(store.IndexError_, match="built with model 'all-MiniLM-L6-v2'") as refused:
+    with pytest.raises(store.IndexLoadError, match="built with model 'all-MiniLM-L6-v2'") as refused:
         Engine(Settings(index_dir=str(tmp_path / "ix")), int8).ask("Who announced the strategy?")
     # the hint names flags that work: the int8 variant is a backend, not a model folder
     assert "--model all-MiniLM-L6-v2 --backend onnx-int8," in str(refused.value)

@@ -1,4 +1,4 @@
-"""rag.evaluation and rag.report: question files, per-question scoring, aggregation, and `rag eval` end to end."""
+"""rag.evaluation and rag.eval_report: question files, per-question scoring, aggregation, and `rag eval` end to end."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from rag import cli
 from rag.config import Settings
 from rag.evaluation import EvidenceCheck, Question, QuestionError, load_questions, score_question, summarise
-from rag.report import format_table, render
+from rag.eval_report import format_table, render
 from rag.types import Answer, AnswerSentence, Citation, Document
 
 ROOT = Path(__file__).resolve().parent.parent

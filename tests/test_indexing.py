@@ -147,7 +147,7 @@ def test_broken_index_files_give_a_clear_message(tmp_path, corpus, fake_embedder
     s = settings_for(tmp_path)
     build([corpus], s, fake_embedder)
     DAMAGES[damage](store.current_build(s.index_dir))
-    with pytest.raises(store.IndexError_, match=message) as err:
+    with pytest.raises(store.IndexLoadError, match=message) as err:
         store.load_index(s.index_dir)
     assert "rag build" in str(err.value)
 
@@ -155,9 +155,9 @@ def test_broken_index_files_give_a_clear_message(tmp_path, corpus, fake_embedder
 def test_model_or_dimension_mismatch_is_named(tmp_path, corpus, fake_embedder):
     s = settings_for(tmp_path)
     build([corpus], s, fake_embedder)
-    with pytest.raises(store.IndexError_, match="built with model"):
+    with pytest.raises(store.IndexLoadError, match="built with model"):
         store.load_index(s.index_dir, model="other-model")
-    with pytest.raises(store.IndexError_, match="dimension"):
+    with pytest.raises(store.IndexLoadError, match="dimension"):
         store.load_index(s.index_dir, dim=384)
     manifest = json.loads((store.current_build(s.index_dir) / "manifest.json").read_text())
     assert manifest["model"] == fake_embedder.name

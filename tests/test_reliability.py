@@ -7,7 +7,7 @@
 - A build that cannot write (a full disk, simulated with RLIMIT_FSIZE) fails with one line and keeps
   the old index.
 - An engine started on an index of another dimension, a damaged record in the middle of a file, a pickle
-  hidden in an array file and other inconsistencies each give ``store.IndexError_`` naming ``rag build``.
+  hidden in an array file and other inconsistencies each give ``store.IndexLoadError`` naming ``rag build``.
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def test_an_engine_started_on_an_index_of_another_dimension_names_the_fix(tmp_pa
     settings = Settings().replace(index_dir=str(tmp_path / "ix"))
     build([SOURCES], settings, OtherDimension())
     engine = Engine(settings, embedder=FakeEmbedder())
-    with pytest.raises(store.IndexError_, match="dimension") as err:
+    with pytest.raises(store.IndexLoadError, match="dimension") as err:
         engine.ask(QUESTIONS[0])
     assert "rag build" in str(err.value)
 
@@ -256,7 +256,7 @@ def test_a_damaged_record_in_the_middle_of_a_file_is_a_damaged_index_not_a_crash
     line = data.rfind(b"\n", 0, data.index(chunk_id.encode())) + 1
     path.write_bytes(data[:line] + b"#" * 16 + data[line + 16:])  # a bad sector: same size, so offsets agree
     fresh = Engine(built, embedder=FakeEmbedder())
-    with pytest.raises(store.IndexError_, match="rag build"):
+    with pytest.raises(store.IndexLoadError, match="rag build"):
         fresh.ask(QUESTIONS[0])
 
 
@@ -274,7 +274,7 @@ def test_a_pickle_hidden_in_an_array_file_is_refused_not_run(built, tmp_path):
     for name in ("sentences.npy", "sentence_vectors.npy", "bm25/data.csc.index.npy"):
         original = (current / name).read_bytes()
         np.save(current / name, np.array([Payload(marker)], dtype=object), allow_pickle=True)
-        with pytest.raises(store.IndexError_, match="rag build"):
+        with pytest.raises(store.IndexLoadError, match="rag build"):
             store.load_index(built.index_dir)
         assert not marker.exists(), f"loading {name} ran the pickled code"
         (current / name).write_bytes(original)
@@ -289,10 +289,10 @@ def test_inconsistent_index_files_name_the_problem_and_the_fix(built, how):
     engine = Engine(built, embedder=FakeEmbedder())
     good_id = engine.index.index_id
     DAMAGES[how](store.current_build(built.index_dir))
-    with pytest.raises(store.IndexError_) as err:
+    with pytest.raises(store.IndexLoadError) as err:
         store.load_index(built.index_dir)
     assert "rag build" in str(err.value) and "Traceback" not in str(err.value)
-    with pytest.raises(store.IndexError_, match="rag build"):
+    with pytest.raises(store.IndexLoadError, match="rag build"):
         engine.reload()
     assert engine.index.index_id == good_id and engine.ask(QUESTIONS[0]).citations
 
@@ -414,7 +414,7 @@ def test_rag_ask_on_a_damaged_index_is_one_line_naming_the_file_and_the_fix(buil
         assert err.startswith("rag: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
         assert name in err and f"rag build --index {built.index_dir}" in err, err
         assert not re.search(r"\b(\d+) \w+ but the manifest says \1\b|dimension (\d+), manifest says \2\b", err), err
-    with pytest.raises(store.IndexError_):
+    with pytest.raises(store.IndexLoadError):
         engine.reload()
     assert engine.index.index_id == good and engine.ask(QUESTIONS[0]).citations, "kept the old index"
 
