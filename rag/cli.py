@@ -207,8 +207,8 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
 
 def _eval(args: argparse.Namespace, settings: Settings, embedder=None) -> int:  # noqa: ANN001 - an Embedder
     """0 when done, 1 when a citation fails the integrity check."""
-    from .evaluation import QuestionError, UnknownConfig, broken_citations, run
     from .eval_report import format_table, write_html
+    from .evaluation import QuestionError, UnknownConfig, broken_citations, run
 
     names = list(dict.fromkeys(m.strip() for m in (args.compare or settings.mode).split(",") if m.strip()))
     if not names:

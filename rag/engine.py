@@ -78,7 +78,7 @@ class Engine:
                                  ef_search=self.settings.hnsw_ef_search)
         if index.manifest.get("dim") != self.embedder.dim:
             raise store.IndexLoadError(f"the index has dimension {index.manifest.get('dim')}, the model "
-                                    f"{self.embedder.dim}; {store.fix_hint(self.settings.index_dir)}")
+                                       f"{self.embedder.dim}; {store.fix_hint(self.settings.index_dir)}")
         return index
 
     def reload(self) -> store.Index:

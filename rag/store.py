@@ -112,7 +112,7 @@ def _no_access(path: Path, index_dir: str | Path) -> IndexLoadError:
     except KeyError:
         user = str(os.geteuid())
     return IndexLoadError(f"cannot read '{path}': permission denied for user {user}; give it read access "
-                       f"(chmod -R a+rX {index_dir}) or run as the index's owner")
+                          f"(chmod -R a+rX {index_dir}) or run as the index's owner")
 
 
 def _check_access(index_dir: str | Path, paths: list[Path]) -> None:
@@ -138,13 +138,13 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
         raise _no_access(path, index_dir) from None
     except OSError as e:  # an I/O error: the disk, not this program
         raise IndexLoadError(f"cannot read '{path}' ({e.strerror or e}); check the disk, then "
-                          f"{fix_hint(index_dir)}") from None
+                             f"{fix_hint(index_dir)}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise IndexLoadError(f"the index manifest at '{path}' is not valid JSON "
-                          f"({' '.join(str(e).split())[:120]}); {fix_hint(index_dir)}") from None
+                             f"({' '.join(str(e).split())[:120]}); {fix_hint(index_dir)}") from None
     if isinstance(manifest, dict) and manifest.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
         raise IndexLoadError(f"the index at '{index_dir}' has format version {manifest.get('format_version')}, "
-                          f"this program reads version {FORMAT_VERSION}; {fix_hint(index_dir)}")
+                             f"this program reads version {FORMAT_VERSION}; {fix_hint(index_dir)}")
     try:
         integrity.check_manifest(manifest)
     except integrity.Damaged as e:
@@ -163,11 +163,11 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
     hint = fix_hint(index_dir)
     if model is not None and manifest["model"] != model:
         raise IndexLoadError(f"the index was built with model '{manifest['model']}' but '{model}' is "
-                          f"configured; rebuild with: rag build --index {index_dir} {_flags(model)}, "
-                          f"or ask with {_flags(str(manifest['model']))}")
+                             f"configured; rebuild with: rag build --index {index_dir} {_flags(model)}, "
+                             f"or ask with {_flags(str(manifest['model']))}")
     if dim is not None and manifest["dim"] != dim:
         raise IndexLoadError(f"the index has {manifest['dim']}-dimensional vectors but the model makes "
-                          f"{dim}-dimensional ones; {hint}")
+                             f"{dim}-dimensional ones; {hint}")
     missing = [f for f in (*FILES, *BM25_FILES) if not (build / f).exists()]
     if not (build / "bm25").is_dir():  # retrieval would silently lose its keyword half
         missing = [f for f in missing if not f.startswith("bm25/")] + ["the bm25/ folder"]
@@ -191,7 +191,7 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
         raise _no_access(Path(e.filename or build), index_dir) from None
     except (ValueError, KeyError, IndexError, TypeError, OSError) as e:
         raise IndexLoadError(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: "
-                          f"{' '.join(str(e).split())[:200]}); {hint}") from None
+                             f"{' '.join(str(e).split())[:200]}); {hint}") from None
     try:
         # mapped, not copied: copying a large HNSW file costs seconds and as much private memory (bench_scale.py)
         faiss_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
@@ -199,7 +199,7 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
             faiss_index.hnsw.efSearch = ef_search
     except RuntimeError as e:
         raise IndexLoadError(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
-                          f"({str(e).splitlines()[0][:120]}); {hint}") from None
+                             f"({str(e).splitlines()[0][:120]}); {hint}") from None
     try:
         integrity.passages(faiss_index, manifest["n_chunks"], manifest["dim"])
     except integrity.Damaged as e:
@@ -210,7 +210,7 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
         bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=True)
     except Exception as e:  # noqa: BLE001 - bm25s raises plain exceptions on damaged files
         raise IndexLoadError(f"the BM25 files of '{index_dir}' (bm25/) are damaged "
-                          f"({' '.join(str(e).split())[:120]}); {hint}") from None
+                             f"({' '.join(str(e).split())[:120]}); {hint}") from None
     return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build), chunk_lo,
                  sentence_chunk)
 
@@ -298,14 +298,14 @@ def verify(index_dir: str | Path) -> int:
         return checksums.verify(build)
     except checksums.NotRecorded:
         raise IndexLoadError(f"the index at '{index_dir}' was built before checksums were recorded, so it cannot be "
-                          f"verified; rebuild it to record them: rag build --index {index_dir}") from None
+                             f"verified; rebuild it to record them: rag build --index {index_dir}") from None
     except integrity.Damaged as e:
         raise IndexLoadError(f"the index at '{index_dir}' is damaged: {e}; {fix_hint(index_dir)}") from None
     except PermissionError as e:
         raise _no_access(Path(e.filename or build), index_dir) from None
     except OSError as e:
         raise IndexLoadError(f"cannot read the index at '{index_dir}' ({e.strerror or e}); check the disk, then "
-                          f"{fix_hint(index_dir)}") from None
+                             f"{fix_hint(index_dir)}") from None
 
 
 def publish(index_dir: Path, build_dir: Path) -> None:
