@@ -292,7 +292,7 @@ def main() -> None:
                     help="chart written from the saved results (default: benchmarks/charts/scale.png)")
     ap.add_argument("--chart-only", action="store_true", help="only redraw the chart from saved results")
     ap.add_argument("--real-index", action="store_true",
-                    help="write each size as a real rag index (rag.store.write_build + publish) and serve it "
+                    help="write each size as a real rag index (rag.builds.write_build + publish) and serve it "
                          "with rag.store.load_index, rag.retrieval.retrieve and rag.answer.compose in fresh "
                          "processes (benchmarks/scale_index.py)")
     ap.add_argument("--faiss", choices=("auto", "flat", "hnsw"), default="auto",

@@ -10,7 +10,7 @@ splitter found in it; vectors from ``synthetic.py`` (``real-like`` by default) f
 every sentence ``normalise(its chunk's vector + a fresh draw)``, so a sentence is close to its
 passage as in real data. The manifest takes its keys from one ``rag.indexing.build`` wrote (the real
 index of sources/ + ../shared/corpus, ``synthetic.reference_index``), with ``"faiss": "hnsw"`` above
-``Settings().hnsw_above`` passages; the files are written by ``rag.store.write_build`` (FAISS incl. HNSW
+``Settings().hnsw_above`` passages; the files are written by ``rag.builds.write_build`` (FAISS incl. HNSW
 construction, BM25 from ``rag.search.build_bm25``, records, arrays, fsync) and published by
 ``rag.store.publish``.
 
@@ -86,7 +86,7 @@ def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
 
     import numpy as np
 
-    from rag import store
+    from rag import builds
     from rag.acronyms import mine
     from rag.config import Settings
     from rag.search import build_bm25
@@ -204,14 +204,14 @@ def build(n: int, folder: Path, kind: str, faiss_kind: str) -> dict:
         n_documents=len(documents), n_chunks=len(chunks), n_sentences=len(rows), documents=entries, skipped=[],
         report={**dict.fromkeys(template["report"], 0), "added": len(documents)})
     r["faiss"] = faiss_kind
-    say(f"writing the index ({faiss_kind}) with rag.store.write_build")
+    say(f"writing the index ({faiss_kind}) with rag.builds.write_build")
     t = time.perf_counter()
     tmp = index_dir / "builds" / f".tmp-{index_id}"
-    store.write_build(tmp, manifest, documents, chunks, chunk_lo, np.array(rows, dtype=np.int64).reshape(-1, 3),
-                      chunk_vectors, sentence_vectors, bm25)  # a float32 memmap: np.asarray does not copy it
+    builds.write_build(tmp, manifest, documents, chunks, chunk_lo, np.array(rows, dtype=np.int64).reshape(-1, 3),
+                       chunk_vectors, sentence_vectors, bm25)  # a float32 memmap: np.asarray does not copy it
     final = index_dir / "builds" / index_id
     tmp.rename(final)
-    store.publish(index_dir, final)
+    builds.publish(index_dir, final)
     r["write_s"] = time.perf_counter() - t
     r["build_peak_rss_mib"] = C.peak_rss_mib()
     del sentence_vectors

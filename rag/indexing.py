@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import store
+from . import builds, store
 from .acronyms import mine
 from .chunking import chunk_document
 from .config import Settings
@@ -73,7 +73,7 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
             raise BuildError(f"no such file or folder: {r}")
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
-        store.clean_leftovers(index_dir)
+        builds.clean_leftovers(index_dir)
         say(0.0, "reading files")
         prepared, skipped = read_all(paths, int(settings.max_file_mb * 2**20), settings.parse_seconds,
                                      settings.max_text_chars, settings.encoding)
@@ -157,12 +157,12 @@ def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,
                     "report": {k: len(v) for k, v in report.to_dict().items() if isinstance(v, list)}}
         tmp = index_dir / "builds" / f".tmp-{index_id}"
         try:
-            store.write_build(tmp, manifest, documents, all_chunks, chunk_lo,
-                              np.array(rows, dtype=np.int64).reshape(-1, 3), chunk_matrix, sent_matrix,
-                              build_bm25([c.text for c in all_chunks]))
+            builds.write_build(tmp, manifest, documents, all_chunks, chunk_lo,
+                               np.array(rows, dtype=np.int64).reshape(-1, 3), chunk_matrix, sent_matrix,
+                               build_bm25([c.text for c in all_chunks]))
             final = index_dir / "builds" / index_id
             tmp.rename(final)
-            store.publish(index_dir, final)
+            builds.publish(index_dir, final)
         except (OSError, RuntimeError) as e:  # a full disk; faiss reports write errors as RuntimeError
             shutil.rmtree(tmp, ignore_errors=True)
             raise BuildError(f"cannot write the index in '{index_dir}' ({e}); the previous index is "

@@ -10,8 +10,8 @@ import pytest
 
 from rag import cli
 from rag.config import Settings
-from rag.evaluation import EvidenceCheck, Question, QuestionError, load_questions, score_question, summarise
 from rag.eval_report import format_table, render
+from rag.evaluation import EvidenceCheck, Question, QuestionError, load_questions, score_question, summarise
 from rag.types import Answer, AnswerSentence, Citation, Document
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from rag import store
+from rag import builds, store
 from rag.config import Settings
 from rag.indexing import BuildBusy, BuildError, BuildTooLarge, build, build_lock
 
@@ -106,18 +106,18 @@ def test_a_crash_mid_build_leaves_the_old_index_and_is_cleaned_next_time(tmp_pat
         raise Boom
 
     (corpus / "more.txt").write_text("Otters hold hands while sleeping.")
-    original = store.publish
-    store.publish = explode  # dies after writing every file, before the swap
+    original = builds.publish
+    builds.publish = explode  # dies after writing every file, before the swap
     try:
         with pytest.raises(Boom):
             build([corpus], s, fake_embedder)
     finally:
-        store.publish = original
+        builds.publish = original
     assert store.read_manifest(s.index_dir)["index_id"] == first
     assert store.load_index(s.index_dir).manifest["n_documents"] == 3
     build([corpus], s, fake_embedder)
-    builds = [p.name for p in (tmp_path / "ix" / "builds").iterdir()]
-    assert len(builds) <= 2 and not [b for b in builds if b.startswith(".tmp-")]
+    folders = [p.name for p in (tmp_path / "ix" / "builds").iterdir()]
+    assert len(folders) <= 2 and not [b for b in folders if b.startswith(".tmp-")]
 
 
 def test_one_build_at_a_time(tmp_path, corpus, fake_embedder):

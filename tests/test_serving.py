@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 import ui
-from rag import store
+from rag import builds, store
 from rag.config import Settings
 from rag.indexing import build
 
@@ -244,7 +244,7 @@ def test_a_live_server_keeps_its_index_and_refuses_a_broken_one(server, tmp_path
     good = store.current_build(server.settings.index_dir)
     good_id = engine.index.index_id
     broken = broken_build(server, tmp_path, damage)
-    store.publish(Path(server.settings.index_dir), broken)
+    builds.publish(Path(server.settings.index_dir), broken)
     try:
         with pytest.raises(store.IndexLoadError, match=named) as err:
             engine.reload()
@@ -256,14 +256,14 @@ def test_a_live_server_keeps_its_index_and_refuses_a_broken_one(server, tmp_path
         assert engine.index.index_id == good_id
         assert "rag build" in engine.refused and named.split("'")[0] in engine.refused
     finally:
-        store.publish(Path(server.settings.index_dir), good)
+        builds.publish(Path(server.settings.index_dir), good)
         shutil.rmtree(broken, ignore_errors=True)
 
 
 def test_the_chat_rebuild_replaces_a_broken_published_index(tmp_path):
     with live_app(tmp_path, FakeEmbedder()) as srv:
         good_id = srv.app.engine.index.index_id
-        store.publish(Path(srv.settings.index_dir), broken_build(srv, tmp_path, "truncated FAISS file"))
+        builds.publish(Path(srv.settings.index_dir), broken_build(srv, tmp_path, "truncated FAISS file"))
         with httpx.Client(base_url=srv.url, timeout=60) as http:
             assert call_ask(http, FOUR)["index_id"] == good_id
             report, status, _ = srv.app.rebuild(None)
