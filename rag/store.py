@@ -46,7 +46,29 @@ class IndexLoadError(Exception):
 
 
 def fix_hint(index_dir: str | Path) -> str:
-    return f"rebuild it with: rag build --index {index_dir}"
+    return f"rebuild it with: {rebuild_command(index_dir)}"
+
+
+def rebuild_command(index_dir: str | Path) -> str:
+    """The command that rebuilds the index from the folders it was built from (read from any build's
+    manifest that still parses), so following the hint drops no document; ``rag build``'s default
+    folder when no manifest says."""
+    import shlex
+
+    roots: list[str] = []
+    folder = Path(index_dir)
+    candidates = [folder / "current"] + sorted((folder / "builds").glob("[!.]*"), reverse=True) \
+        if (folder / "builds").is_dir() else [folder / "current"]
+    for build in candidates:
+        try:
+            found = json.loads((build / "manifest.json").read_text(encoding="utf-8")).get("roots")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(found, list) and found and all(isinstance(r, str) for r in found):
+            roots = found
+            break
+    where = "".join(f"{shlex.quote(r)} " for r in roots)
+    return f"rag build {where}--index {shlex.quote(str(index_dir))}"
 
 
 @dataclass
@@ -257,7 +279,7 @@ def verify(index_dir: str | Path) -> int:
         return checksums.verify(build)
     except checksums.NotRecorded:
         raise IndexLoadError(f"the index at '{index_dir}' was built before checksums were recorded, so it cannot be "
-                             f"verified; rebuild it to record them: rag build --index {index_dir}") from None
+                             f"verified; rebuild it to record them: {rebuild_command(index_dir)}") from None
     except integrity.Damaged as e:
         raise IndexLoadError(f"the index at '{index_dir}' is damaged: {e}; {fix_hint(index_dir)}") from None
     except PermissionError as e:

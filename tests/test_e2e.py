@@ -168,7 +168,7 @@ def test_corrupt_index_gives_the_clear_message(tmp_path, real_embedder):
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "hello", "--index", s.index_dir],
                           cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 2
-    assert "FAISS file" in proc.stderr and "rag build --index" in proc.stderr
+    assert "FAISS file" in proc.stderr and f"rag build {SOURCES.resolve()} --index {s.index_dir}" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

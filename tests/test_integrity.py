@@ -68,7 +68,7 @@ def test_a_flipped_byte_in_any_index_file_is_named(index_dir, name, where):
     code, out, err = info_verify(index_dir)
     assert code == 2 and not out, out
     assert err.startswith(f"rag: error: the index at '{index_dir}' is damaged: {name} ") and err.count("\n") == 1, err
-    assert f"rag build --index {index_dir}" in err and "Traceback" not in err
+    assert store.fix_hint(index_dir) in err and "Traceback" not in err
 
 
 def test_damage_that_loading_cannot_see_is_found_by_verify(index_dir):
@@ -113,7 +113,8 @@ def test_an_index_built_before_checksums_cannot_be_verified_and_says_how_to_fix_
     code, out, err = info_verify(index_dir)
     assert code == 2 and not out
     assert "was built before checksums were recorded, so it cannot be verified" in err
-    assert err.rstrip().endswith(f"rag build --index {index_dir}"), err
+    assert err.rstrip().endswith(f"rebuild it to record them: {store.rebuild_command(index_dir)}"), err
+    assert str(SOURCES.resolve()) in err  # the folder it was built from: rebuilding drops no document
     report = build([SOURCES], Settings().replace(index_dir=str(index_dir)), FakeEmbedder())
     assert report.n_embedded == 0 and info_verify(index_dir)[0] == 0  # the fix costs no embedding
 
@@ -142,4 +143,31 @@ def test_rag_info_verify_from_the_command_line(index_dir):
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert cli.returncode == 2 and not cli.stdout
     assert cli.stderr == (f"rag: error: the index at '{index_dir}' is damaged: sentence_vectors.npy differs from the "
-                          f"sha256 recorded when the index was built; rebuild it with: rag build --index {index_dir}\n")
+                          f"sha256 recorded when the index was built; {store.fix_hint(index_dir)}\n")
+
+
+def test_the_fix_hint_rebuilds_from_every_folder_the_index_was_built_from(tmp_path):
+    """Following the hint of a damaged index must not drop the documents of a second folder (the bare
+    ``rag build --index X`` would index sources/ alone)."""
+    import shlex
+
+    other = tmp_path / "more docs"
+    other.mkdir()
+    (other / "otters.txt").write_text("Otters hold hands while they sleep so that they do not drift apart.\n")
+    index_dir = tmp_path / "ix"
+    s = Settings().replace(index_dir=str(index_dir))
+    build([SOURCES, other], s, FakeEmbedder())
+    before = {d.source for d in store.load_index(index_dir).documents}
+    flip_bit(store.current_build(index_dir) / "chunks.jsonl", "middle")
+    hint = store.fix_hint(index_dir)
+    assert hint == f"rebuild it with: rag build {SOURCES.resolve()} {shlex.quote(str(other.resolve()))} " \
+                   f"--index {index_dir}"
+    command = shlex.split(hint.split(": ", 1)[1])
+    assert command[:2] == ["rag", "build"]
+    build(command[2:-2], s, FakeEmbedder())  # the hinted folders, as `rag build` would take them
+    assert {d.source for d in store.load_index(index_dir).documents} == before >= {"otters.txt"}
+    assert info_verify(index_dir)[0] == 0
+
+
+def test_the_fix_hint_of_an_index_with_no_readable_manifest_is_the_plain_command(tmp_path):
+    assert store.fix_hint(tmp_path / "nowhere") == f"rebuild it with: rag build --index {tmp_path / 'nowhere'}"
