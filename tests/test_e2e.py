@@ -79,7 +79,7 @@ TODAY = {
     "s07": ("abstains", "No passage close to the question gives a duration"),  # reference: 54 pages, answerable
     "s08": ("answers", "The strategy focuses on the concept of digital solidarity"),  # misses the reference's goals
     "s09": ("abstains", "No passage close to the question gives a place"),  # reference: Russia and China
-    "s10": ("abstains", "The sources never mention Russian, Chinese"),  # reference: multi-stakeholder, answerable
+    "s10": ("answers", "challenging the existing multi-stakeholder processes"),  # abstained on "Russian" before
     "s11": ("answers", "similar to the support previously provided to Ukraine, Costa Rica, and Albania"),
     "s12": ("answers", "hunt forward missions and the Joint Ransomware Task Force"),
     "s13": ("answers", "build solid coalitions of governments, businesses, and civil"),
