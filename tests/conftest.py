@@ -78,6 +78,19 @@ def shared_corpus() -> Path:
     return SHARED_CORPUS
 
 
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory, real_embedder) -> Settings:
+    """sources/ + ../shared/corpus indexed once with the real model, to be read (or copied) and never
+    changed: the corpus tests of test_e2e and test_docs share it."""
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip(f"needs ../shared/corpus beside the project ({SHARED_CORPUS} is absent)")
+    from rag.indexing import build
+
+    s = Settings(index_dir=str(tmp_path_factory.mktemp("corpus-index") / "index"))
+    build([SOURCES, SHARED_CORPUS], s, real_embedder)
+    return s
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now."""
     with socket.socket() as s:

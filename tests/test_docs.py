@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -38,7 +39,7 @@ import pytest
 from rag import store
 from rag.config import Settings
 
-from .conftest import ROOT, SHARED_CORPUS, SOURCES, free_port
+from .conftest import ROOT, SOURCES, free_port
 from .doc_commands import CORPUS_INDEX, Command, Project, check_page, code_blocks, commands, make_project
 
 PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
@@ -125,15 +126,11 @@ def docs_session(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def corpus_index(docs_session, real_embedder) -> Path:
-    """/tmp/ix-all of the docs (sources/ + ../shared/corpus), built once; the pages' own ``rag build`` of
-    it then finds every document unchanged."""
-    if not SHARED_CORPUS.is_dir():
-        pytest.skip(f"needs ../shared/corpus beside the project ({SHARED_CORPUS} is absent)")
-    from rag.indexing import build
-
+def docs_corpus_index(docs_session, corpus_index) -> Path:
+    """/tmp/ix-all of the docs (sources/ + ../shared/corpus): a copy of the session's corpus index, so the
+    pages' own ``rag build`` of it finds every document unchanged."""
     folder = docs_session / "tmp" / Path(CORPUS_INDEX).name
-    build([SOURCES, SHARED_CORPUS], Settings(index_dir=str(folder)), real_embedder)
+    shutil.copytree(corpus_index.index_dir, folder, symlinks=True)
     return folder
 
 
@@ -159,7 +156,7 @@ def test_the_commands_of_a_page_print_what_it_shows(page, docs_session, real_emb
 @pytest.mark.e2e
 @pytest.mark.corpus
 @pytest.mark.parametrize("page", [p for p in PAGES if runnable(p, corpus=True)])
-def test_the_corpus_commands_of_a_page_print_what_it_shows(page, shared_corpus, corpus_index, docs_session):
+def test_the_corpus_commands_of_a_page_print_what_it_shows(page, shared_corpus, docs_corpus_index, docs_session):
     check_page(make_project(docs_session, page), runnable(page, corpus=True))
 
 

@@ -30,13 +30,8 @@ def sources_engine(sources_index, real_embedder):
 
 
 @pytest.fixture(scope="session")
-def corpus_engine(tmp_path_factory, real_embedder):
-    corpus = ROOT.parent / "shared" / "corpus"
-    if not corpus.is_dir():
-        pytest.skip(f"needs ../shared/corpus ({corpus} is absent)")
-    s = Settings(index_dir=str(tmp_path_factory.mktemp("ixc") / "index"))
-    build([SOURCES, corpus], s, real_embedder)
-    return Engine(s, real_embedder)
+def corpus_engine(corpus_index, real_embedder):
+    return Engine(corpus_index, real_embedder)
 
 
 def integrity(engine, answer):
