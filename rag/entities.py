@@ -59,6 +59,9 @@ _OFFICE = re.compile(rf"\b(?:(?:Deputy |Under )?Secretary|Director|Administrator
 _NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")  # a capitalised word inside a sentence
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _ITEM_NUMBER = re.compile(r"\d{1,2}[.)]\s")  # "2. Train every dock worker": a list number, not a count
+# a reference, not a count: "Sec. 5", "section 2(b)", "subsection (4)", "Executive Order 14028", "page 12"
+_REFERENCE = re.compile(r"(?:\b(?:Sec|Secs|Section|Sections|subsection|subsections|paragraph|Order|Title|Part|page|"
+                        r"pages|Objective|Pillar|No|PPD|NSM|Directive)\.?\s*[-–]?\s*|[(])$", re.I)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def find(sentence: str, kind: str) -> list[Match]:
                 continue
         elif kind == "count":
             if _YEAR.match(text) or sentence[max(0, start - 1):start] == "$" or _ITEM_NUMBER.match(sentence[start:]) \
-                    and not sentence[:start].strip():
+                    and not sentence[:start].strip() or _REFERENCE.search(sentence[max(0, start - 16):start]):
                 continue
         out.append(Match(text, start, start + len(text), kind))
     if kind == "person":

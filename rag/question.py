@@ -27,7 +27,8 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
                           r"\bhow much\b.*\b(cost|spend|spent|spending|invest|allocat|fund|pay|paid|dollars?)|"
                           r"\bwhat(?:'s| is| was)? the (total )?(budget|price|cost|amount|funding)\b|"
                           r"\bhow (many|much) dollars\b|\bdollar (amount|figure)\b|"
-                          r"\bhow much (damage|harm|loss)\b", re.I)),
+                          r"\bhow much (damage|harm|loss)\b|"
+                          r"\bwhat(?:'s| is| was| are)\b.*\b(annual |yearly )?budget\b", re.I)),
     ("place", re.compile(r"\b(which|what) (nations?|country|countries|city|cities|states?)\b", re.I)),
     ("duration", re.compile(r"\bhow long\b|\bhow (soon|quickly|fast|often|frequently)\b|\bhow much time\b|"
                             r"\bwhat length\b|\bthe longest\b.*\b(wait|take|have)\b|"

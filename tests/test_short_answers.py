@@ -27,6 +27,7 @@ from rag.question import analyse
     ("At what time did the call begin?", "date"),
     ("What's the yearly deadline for the threat assessment?", "date"),
     ("how much damage did the worm cause", "amount"),
+    ("What is the agency's annual budget?", "amount"),
     ("How big is the shortage of workers?", "count"),
     ("Which four areas does the strategy cover?", None),  # still: a count word is not a count question
 ])
@@ -40,6 +41,9 @@ def test_what_a_question_asks_for(question, asks):
     ("the Secretary of Commerce, acting through NIST, shall publish it", "person", ["Secretary of Commerce"]),
     ("The country faces a shortage of hundreds of thousands of workers.", "count", ["hundreds of thousands"]),
     ("The worm caused billions of dollars in damage.", "amount", ["billions of dollars"]),
+    # a reference to a section, an order or a page is not a count
+    ("Sec. 5. Under section 2(b) of Executive Order 14028 (see page 12), 15 members sit on the board.", "count",
+     ["15"]),
 ])
 def test_spans_of_each_kind(sentence, kind, spans):
     assert [m.text for m in entities.find(sentence, kind)] == spans
