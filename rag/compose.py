@@ -17,9 +17,8 @@ import numpy as np
 from . import entities
 from .abstain import unknown_names
 from .answer import ABSTAIN_MESSAGE, _assemble, _covering_chunk
-from .features import FEATURES, Table, Unit, matrix, units
-from .question import QuestionInfo, analyse
-from .search import index_idf
+from .features import FEATURES, Table, Unit, part_matrices, question_units
+from .question import QuestionInfo
 from .selector import ABSTAIN_FEATURES, Model
 from .types import Answer, Hit, ShortAnswer
 
@@ -34,24 +33,8 @@ _WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": 
 def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model
                ) -> tuple[Table, list[Unit], np.ndarray, np.ndarray]:
     """(the question's sentence table, its units, their features, their probabilities)."""
-    info = analyse(question)
-    passages = [h.row for h in hits[:model.policy.select_passages]]
-    table = Table(index, info, q, passages, index_idf(index))
-    cands = units(index, table, model.policy.seeds)
-    x = matrix(table, cands, passages, [h.dense or 0.0 for h in hits])
+    table, cands, x = question_units(index, question, q, hits, model.policy.seeds, model.policy.select_passages)
     return table, cands, x, model.selector.proba(x) if len(cands) else np.zeros(0)
-
-
-def part_probabilities(table: Table, cands: list[Unit], hits: list[Hit], model: Model) -> list[np.ndarray] | None:
-    """For a two-part question, each unit's probability of answering each part."""
-    info = table.info
-    if len(info.parts) < 2:
-        return None
-    passages = [h.row for h in hits[:model.policy.select_passages]]
-    return [model.selector.proba(matrix(table, cands, passages, [h.dense or 0.0 for h in hits],
-                                        QuestionInfo(p, analyse(p).asks, info.definition, info.why, info.wants_list,
-                                                     (p,))))
-            for p in info.parts]
 
 
 def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, hits: list[Hit]) -> np.ndarray:
@@ -123,9 +106,9 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
     if answerable < model.policy.abstain_below:
         return Answer(question, "", True, (), (), listed, answerable, _why_not(index, info, arow),
                       index_id=index.index_id)
-    part_p = part_probabilities(table, cands, hits, model)
+    part_p = [model.selector.proba(px) for px in part_matrices(table, cands, hits, model.policy.select_passages)]
     words = [sum(table.static[r].words for r in u.rows) for u in cands]
-    chosen = pick(info, cands, x, p, words, model, part_p)
+    chosen = pick(info, cands, x, p, words, model, part_p or None)
     rows, home, scores = _layout(index, hits, cands, chosen, p)
     answer = _assemble(index, question, list(listed), rows, scores, home, answerable)
     short = None

@@ -22,11 +22,12 @@ import numpy as np
 
 from . import entities
 from .chunking import LIST_ITEM
-from .question import QuestionInfo
-from .search import tokenize
+from .question import QuestionInfo, analyse
+from .search import index_idf, tokenize
 
 if TYPE_CHECKING:
     from .store import Index
+    from .types import Hit
 
 FEATURES = (
     "cos_max", "cos_mean", "cos_first", "overlap", "overlap_first", "part_overlap",
@@ -259,3 +260,28 @@ def _is_title(index: Index, doc: int, text: str) -> bool:
     stripped = text.strip()
     return not stripped.endswith((".", "!", "?")) and " ".join(stripped.lower().split()) == " ".join(
         str(title).lower().split())
+
+
+def question_units(index: Index, question: str, q: np.ndarray, hits: list[Hit], seeds: int, select: int
+                   ) -> tuple[Table, list[Unit], np.ndarray]:
+    """The question's sentence table, its answer units from the first ``select`` passages, and their
+    ``FEATURES``: what the selector scores, the same when answering (``rag.compose``) and training."""
+    passages, scores = _passages(hits, select)
+    table = Table(index, analyse(question), q, passages, index_idf(index))
+    cands = units(index, table, seeds)
+    return table, cands, matrix(table, cands, passages, scores)
+
+
+def part_matrices(table: Table, cands: list[Unit], hits: list[Hit], select: int) -> list[np.ndarray]:
+    """For a two-part question, the units' features against each part; [] for a question of one part."""
+    info = table.info
+    if len(info.parts) < 2:
+        return []
+    passages, scores = _passages(hits, select)
+    return [matrix(table, cands, passages, scores,
+                   QuestionInfo(p, analyse(p).asks, info.definition, info.why, info.wants_list, (p,)))
+            for p in info.parts]
+
+
+def _passages(hits: list[Hit], select: int) -> tuple[list[int], list[float]]:
+    return [h.row for h in hits[:select]], [h.dense or 0.0 for h in hits[:select]]

@@ -24,9 +24,9 @@ import numpy as np
 from . import metrics as M
 from .compose import abstain_row, pick
 from .evaluation import EvidenceCheck, Question
-from .features import FEATURES, Table, Unit, matrix, units
+from .features import FEATURES, Unit, part_matrices, question_units
 from .fit import fit_linear
-from .question import QuestionInfo, analyse
+from .question import QuestionInfo
 from .rerank import SIGNALS, gather
 from .search import index_idf
 from .selector import ABSTAIN_FEATURES, Linear, Model, Policy
@@ -98,19 +98,14 @@ def cases(engine: Any, questions: list[Question], vectors: dict[str, np.ndarray]
           policy: Policy) -> list[Case]:
     from .retrieval import retrieve
 
-    index, check, idf = engine.index, EvidenceCheck(engine.index), index_idf(engine.index)
+    index, check = engine.index, EvidenceCheck(engine.index)
     out = []
     for q in questions:
         hits = retrieve(index, q.question, vectors[q.id], "learned", policy.select_passages,
                         engine.settings.candidates, ranker=ranker)
-        info = analyse(q.question)
-        passages = [h.row for h in hits]
-        table = Table(index, info, vectors[q.id], passages, idf)
-        cands = units(index, table, policy.seeds)
-        x = matrix(table, cands, passages, [h.dense or 0.0 for h in hits])
-        part_x = [matrix(table, cands, passages, [h.dense or 0.0 for h in hits],
-                         QuestionInfo(p, analyse(p).asks, info.definition, info.why, info.wants_list, (p,)))
-                  for p in info.parts] if len(info.parts) > 1 else []
+        table, cands, x = question_units(index, q.question, vectors[q.id], hits, policy.seeds, policy.select_passages)
+        info = table.info
+        part_x = part_matrices(table, cands, hits, policy.select_passages)
         texts = [" ".join(index.sentence_text(r) for r in u.rows) for u in cands]
         allowed = check.allowed(q)
         cov = [[M.covers(t, e) and (allowed is None or index.sentence(u.rows[0])[0].doc_id in allowed)
