@@ -139,9 +139,7 @@ class ChatApp:
 
     def api_ask(self, question: str) -> dict:
         """Answer one question from the documents: the same JSON object as `rag ask --json`."""
-        answer = self.engine.ask(question).to_dict()
-        answer["question"] = answer["question"][:self.settings.max_question_chars]  # never echo more
-        return answer
+        return self.engine.ask(question).to_dict()  # the engine never echoes more than max_question_chars
 
     def roots(self) -> list:
         """What a rebuild reads: the folders the index was built from, plus the upload folder."""

@@ -84,9 +84,9 @@ def main() -> None:
                     folds[i] = m.proba(c.x)
         final = learner(x, y)
         shell = replace(model, selector=final)  # type: ignore[arg-type]
-        policy, sim = T.choose_policy(engine, tr, folds, shell)
+        policy, sim = T.choose_policy(tr, folds, shell)
         probs = [final.proba(c.x) if len(c.cands) else np.zeros(0) for c in te]
-        scored = T.simulate(engine, te, probs, replace(shell, policy=policy))
+        scored = T.simulate(te, probs, replace(shell, policy=policy))
         rows.append([name, f"{sim['answer_evidence_recall']:.3f}", f"{scored['answer_evidence_recall']:.3f}",
                      f"{scored['citation_precision']:.3f}", f"{scored['median_words']:.0f}"])
     print(C.table(rows, ["selector", "train recall (out of fold)", "test: answer evidence recall",

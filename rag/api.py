@@ -35,6 +35,7 @@ from .retrieval import MODES
 
 MAX_TURNS = 50  # history turns accepted; resolving reads only the last few
 MAX_SOURCES = 100
+MAX_K = 50  # passages one question may ask for
 OPEN_PATHS = ("/api/health", "/api/docs", "/api/openapi.json", "/api/docs/oauth2-redirect")
 
 
@@ -52,8 +53,8 @@ class AskRequest(BaseModel):
     question: str = Field(..., examples=["Who announced it?"])
     history: list[Turn] = Field([], description="earlier turns, oldest first")
     sources: list[str] = Field([], description="document file names or titles to search (default: all)")
-    mode: str | None = Field(None, examples=["hybrid"], description="dense | bm25 | hybrid")
-    k: int | None = Field(None, ge=1, le=50, description="passages to answer from")
+    mode: str | None = Field(None, examples=["hybrid"], description=" | ".join(MODES))
+    k: int | None = Field(None, ge=1, le=MAX_K, description="passages to answer from")
 
 
 class ApiError(Exception):
@@ -106,8 +107,8 @@ def parse_ask(body: bytes, max_chars: int) -> dict[str, Any]:
     if mode is not None and mode not in MODES:
         raise ApiError(422, f'"mode" must be one of {", ".join(MODES)}')
     k = data.get("k")
-    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50):
-        raise ApiError(422, '"k" must be an integer from 1 to 50')
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K):
+        raise ApiError(422, f'"k" must be an integer from 1 to {MAX_K}')
     return {"question": question, "history": history, "sources": sources, "mode": mode, "k": k}
 
 
@@ -216,7 +217,6 @@ def create_api(engine: Engine, settings: Settings | None = None, auth: tuple[str
         return _error(422, "; ".join(str(x.get("msg")) for x in e.errors()) or "invalid request")
 
     schema = AskRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    app.openapi_schema = None
     defs = schema.pop("$defs", {})
 
     @app.post("/api/ask", summary="Answer a question (with optional history, scope, mode, k)",

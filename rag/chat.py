@@ -122,10 +122,7 @@ def run(chat: Chat, read: Callable[[str], str] = input, write: Callable[[str], N
                 write(chat.command(line))
                 continue
             answer = chat.ask(line)
-        except UnknownSource as e:
-            write(f"error: {e}")
-            continue
-        except OSError as e:
+        except (UnknownSource, OSError) as e:
             write(f"error: {e}")
             continue
         if answer.understood_as:

@@ -82,9 +82,9 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     common(e, defaults)
     querying(e, defaults)
 
-    t = sub.add_parser("train", help="fit the answer selector on the train questions (rag train -h for its options)",
-                       formatter_class=fmt, epilog=EXAMPLES["train"], add_help=False)
-    t.add_argument("rest", nargs=argparse.REMAINDER)
+    # listed for `rag -h` only: main() hands `rag train ...` to rag/train.py's own parser before parsing
+    sub.add_parser("train", help="fit the answer selector on the train questions (rag train -h for its options)",
+                   formatter_class=fmt, epilog=EXAMPLES["train"], add_help=False)
 
     s = sub.add_parser("serve", help="start the browser chat (python ui.py takes the same options)",
                        formatter_class=fmt, epilog=EXAMPLES["serve"], description="The browser chat, the HTTP API "
@@ -251,14 +251,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                     quiet=args.quiet, prog="rag")
 
 
-def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from .train import main as train_main
-
-    return train_main(args.rest)
-
-
-COMMANDS = {"build": _build, "ask": _ask, "chat": _chat, "info": _info, "eval": _eval, "train": _train,
-            "serve": _serve}
+COMMANDS = {"build": _build, "ask": _ask, "chat": _chat, "info": _info, "eval": _eval, "serve": _serve}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,6 +20,8 @@ import os
 from collections.abc import Mapping
 
 from .config import Settings
+from .embedding import BACKENDS
+from .retrieval import MODES
 
 # option dest -> Settings field: what settings_of copies from parsed arguments
 FIELDS = {"index": "index_dir", "model": "model", "backend": "embedding_backend", "mode": "mode", "k": "k",
@@ -32,7 +34,7 @@ def common(sp: argparse.ArgumentParser, defaults: Settings) -> None:
     sp.add_argument("--index", default=defaults.index_dir, help="index folder")
     sp.add_argument("--model", default=defaults.model, help="embedding model: the packaged default or a "
                     "local sentence-transformers folder")
-    sp.add_argument("--backend", choices=("onnx", "torch", "onnx-int8"), default=defaults.embedding_backend,
+    sp.add_argument("--backend", choices=BACKENDS, default=defaults.embedding_backend,
                     help="what runs the model: onnx and torch give the same vectors (onnx is faster); "
                     "onnx-int8 is faster still but changes them (an index built with it needs it)")
     sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -40,7 +42,7 @@ def common(sp: argparse.ArgumentParser, defaults: Settings) -> None:
 
 def querying(sp: argparse.ArgumentParser, defaults: Settings) -> None:
     """--mode, --k: every command that answers questions takes them."""
-    sp.add_argument("--mode", choices=("learned", "hybrid", "dense", "bm25"), default=defaults.mode,
+    sp.add_argument("--mode", choices=MODES, default=defaults.mode,
                     help="retrieval: learned (dense, BM25 and best-sentence search weighed by the trained ranker), "
                     "hybrid (dense + BM25 by reciprocal rank), dense or bm25")
     sp.add_argument("--k", type=int, default=defaults.k, help="passages to answer from")

@@ -49,8 +49,10 @@ SIGNS = {
                  "same_doc_top": 1, "colon_single": -1, "asks_back": -1, "cos_gap": -1, "overlap_gap": -1,
                  "cos_rank": 1, "overlap_rank": 1},
     "abstain": {"p_top": 1, "cos_max": 1, "overlap": 1, "type_missing": -1, "unknown_name": -1,
-                "passage_top": 1, "dense_top": 1, "sent_top": 1, "bm25_hit": 1},
+                "sent_top": 1, "bm25_hit": 1},
 }
+
+
 def soft_fit(x: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> Linear:
     """Logistic regression on soft labels in [0, 1]: each row twice, weighted by its label and 1 - label."""
     pos = labels.sum()
@@ -139,7 +141,7 @@ def out_of_fold(data: list[Case]) -> list[np.ndarray]:
     return probs
 
 
-def simulate(engine: Any, data: list[Case], probs: list[np.ndarray], model: Model) -> dict[str, float]:
+def simulate(data: list[Case], probs: list[np.ndarray], model: Model) -> dict[str, float]:
     """The answer metrics the policy would give (no abstention: answerable questions only)."""
     recall, precision, words = [], [], []
     for c, p in zip(data, probs):
@@ -156,11 +158,11 @@ def simulate(engine: Any, data: list[Case], probs: list[np.ndarray], model: Mode
             "median_words": float(statistics.median(words))}
 
 
-def choose_policy(engine: Any, data: list[Case], probs: list[np.ndarray], model: Model) -> tuple[Policy, dict]:
+def choose_policy(data: list[Case], probs: list[np.ndarray], model: Model) -> tuple[Policy, dict]:
     """The grid point of best answer evidence recall + half the citation precision whose median answer
     stays under ``WORD_CEILING``; list questions get their own budget, chosen after the others'."""
     def score(pol: Policy) -> tuple[float, dict]:
-        m = simulate(engine, data, probs, replace(model, policy=pol))
+        m = simulate(data, probs, replace(model, policy=pol))
         value = m["answer_evidence_recall"] + 0.5 * m["citation_precision"]
         if m["median_words"] > WORD_CEILING:
             value -= 10 + m["median_words"] / 100  # over the ceiling: only if nothing is under
@@ -215,7 +217,7 @@ def train(engine: Any, questions: list[Question], say: Any = print) -> tuple[Mod
     labels = np.array([c.q.answerable for c in data])
     abstain = fit_linear(rows, labels.astype(int), ABSTAIN_FEATURES, signs=SIGNS["abstain"])
     model = Model(ranker, selector, abstain, policy)
-    pol, sim = choose_policy(engine, data, probs, model)
+    pol, sim = choose_policy(data, probs, model)
     oof = np.zeros(len(rows))
     for f in range(FOLDS):
         fold = np.arange(len(rows)) % FOLDS == f
