@@ -39,10 +39,11 @@ from starlette.routing import Mount
 import ui_render as render
 from rag import options, store, uploads
 from rag.api import create_api
+from rag.builds import BuildError
 from rag.config import Settings, from_env
 from rag.embedding import ModelNotFound, OnnxEmbedder, make_embedder
 from rag.engine import Engine, index_exists
-from rag.indexing import BuildError, build
+from rag.indexing import build
 from rag.server_limits import BodyLimit, start_sweeping
 
 if TYPE_CHECKING:

@@ -1,13 +1,16 @@
-"""Writing a build: every file of a build folder, fsynced, then published by an atomic symlink swap
-(``index/current``), older builds dropped; and the temporary folders of builds that died removed.
-The layout and the reading side are ``rag.store``.
+"""Writing a build, under the index folder's lock: every file of a build folder, fsynced, then published
+by an atomic symlink swap (``index/current``), older builds dropped; and the temporary folders of builds
+that died removed. The layout and the reading side are ``rag.store``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,34 @@ from .store import current_build
 from .types import Chunk, Document
 
 HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80
+
+
+class BuildError(Exception):
+    """The build cannot go on; the previous index is untouched."""
+
+
+class BuildBusy(BuildError):
+    pass
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index folder's build lock; ``BuildBusy`` at once if another build holds it."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(index_dir / ".lock", "w")
+    except OSError as e:  # a file in the way, no permission, a read-only disk
+        raise BuildError(f"cannot create or write the index folder '{index_dir}' ({e.strerror or e}); choose "
+                         "another --index or fix the permissions") from None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildBusy(f"another build of '{index_dir}' is running; try again when it ends") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def write_build(build_dir: Path, manifest: dict[str, Any], documents: list[Document], chunks: list[Chunk],

@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rag: error: {e}", file=sys.stderr)
         return 2
     from . import store
+    from .builds import BuildError
     from .embedding import ModelNotFound
-    from .indexing import BuildError
 
     try:
         return COMMANDS[args.command](args, settings)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import numpy as np
 
 from . import builds, store
 from .acronyms import mine
+from .builds import BuildError, build_lock
 from .chunking import chunk_document
 from .config import Settings
 from .embedding import Embedder
@@ -26,14 +25,6 @@ from .types import BuildReport, Chunk, Document, Sentence, Skipped
 Progress = Callable[[float, str], None]
 
 
-class BuildError(Exception):
-    """The build cannot go on; the previous index is untouched."""
-
-
-class BuildBusy(BuildError):
-    pass
-
-
 class BuildTooLarge(BuildError):
     """The build would embed more texts than ``Settings.max_embed_texts``; ``files`` maps each new or
     changed document's source to its count."""
@@ -41,25 +32,6 @@ class BuildTooLarge(BuildError):
     def __init__(self, message: str, files: dict[str, int]) -> None:
         super().__init__(message)
         self.files = files
-
-
-@contextmanager
-def build_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
-    try:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        fh = open(index_dir / ".lock", "w")
-    except OSError as e:  # a file in the way, no permission, a read-only disk
-        raise BuildError(f"cannot create or write the index folder '{index_dir}' ({e.strerror or e}); choose "
-                         "another --index or fix the permissions") from None
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise BuildBusy(f"another build of '{index_dir}' is running; try again when it ends") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def build(roots: Iterable[str | Path], settings: Settings, embedder: Embedder,

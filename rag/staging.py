@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import store
+from .builds import BuildBusy, BuildError, build_lock
 from .config import Settings
 from .embedding import Embedder
-from .indexing import BuildBusy, BuildError, build, build_lock
+from .indexing import build
 
 if TYPE_CHECKING:
     from .uploads import Outcome

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from rag import builds, store
+from rag.builds import BuildBusy, BuildError, build_lock
 from rag.config import Settings
-from rag.indexing import BuildBusy, BuildError, BuildTooLarge, build, build_lock
+from rag.indexing import BuildTooLarge, build
 
 from .badfiles import TRUNCATED_UTF16, html_table, surrogate_pdf
 from .conftest import DATA, SOURCES, FakeEmbedder

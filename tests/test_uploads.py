@@ -36,8 +36,8 @@ import httpx
 import pytest
 
 from rag import staging, uploads
+from rag.builds import build_lock
 from rag.config import Settings
-from rag.indexing import build_lock
 
 from .conftest import SOURCES, FakeEmbedder, copy_sources, index_sources
 from .servers import live_app, ui_process
