@@ -30,13 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .antecedents import Turn, antecedent, earlier_turns, named_person
 from .ordinals import ORDINAL, list_reference
 from .phrases import (
-    COUNT_WORDS,
     PREPOSITIONS,
     WH,
     Phrase,
-    document_name,
     is_content,
     list_items,
     noun_phrases,
@@ -46,7 +45,6 @@ from .phrases import (
     words,
 )
 
-MAX_TURNS = 4  # how far back a reference may point
 _FRAGMENT = re.compile(r"^(?:(?:and|but|also|so|ok|okay|then)[,\s]+)?(?:(?:what|how)\s+about\s+|and\s+)(?P<x>.+?)"
                        r"[\s?.!]*$", re.I)
 _QUESTION_START = frozenset("is are was were does do did can could will would should has have had tell explain "
@@ -67,16 +65,9 @@ class Resolved:
     understood_as: str | None
 
 
-@dataclass(frozen=True)
-class _Turn:
-    asked: str  # the standalone form of the earlier question
-    answer: str
-    titles: tuple[str, ...]
-
-
 def resolve(question: str, history: Sequence[Any] | None) -> Resolved:
     """The standalone form of ``question`` given earlier ``history`` turns (oldest first)."""
-    turns = _turns(history)
+    turns = earlier_turns(history)
     q = " ".join(str(question).split()) if isinstance(question, str) else ""
     if not turns or not q:
         return Resolved(q, None)
@@ -86,27 +77,7 @@ def resolve(question: str, history: Sequence[Any] | None) -> Resolved:
     return Resolved(standalone, standalone)
 
 
-def _turns(history: Sequence[Any] | None) -> list[_Turn]:
-    """The last turns, most recent first; anything malformed is skipped, never an error."""
-    out: list[_Turn] = []
-    for t in list(history or [])[::-1]:
-        if not isinstance(t, dict) or not isinstance(t.get("question"), str):
-            continue
-        understood, answer, sentences, cites = (t.get(k) for k in ("understood_as", "answer", "sentences",
-                                                                     "citations"))
-        asked: str = understood if isinstance(understood, str) and understood else t["question"]
-        answer = answer if isinstance(answer, str) else ""
-        if not answer and isinstance(sentences, list):
-            answer = "\n".join(str(s.get("text", "")) for s in sentences if isinstance(s, dict))
-        cites = cites if isinstance(cites, list) else []
-        titles = tuple(dict.fromkeys(str(c["title"]) for c in cites if isinstance(c, dict) and c.get("title")))
-        out.append(_Turn(" ".join(asked.split()), answer, titles))
-        if len(out) == MAX_TURNS:
-            break
-    return out
-
-
-def _rewrite(q: str, turns: list[_Turn]) -> str | None:
+def _rewrite(q: str, turns: list[Turn]) -> str | None:
     m = _FRAGMENT.match(q)
     if m:
         rest = m.group("x")
@@ -126,7 +97,7 @@ def _rewrite(q: str, turns: list[_Turn]) -> str | None:
     return _replace_references(q, turns)
 
 
-def _ellipsis(fragment: str, turns: list[_Turn]) -> str | None:
+def _ellipsis(fragment: str, turns: list[Turn]) -> str | None:
     """The previous question made to ask about ``fragment``: "the second area" → that list item;
     "China" → the previous question about China instead; "for 2022" → the previous question for 2022;
     "on what date" → that, about the previous question."""
@@ -166,7 +137,7 @@ def _ellipsis(fragment: str, turns: list[_Turn]) -> str | None:
     return before + x + after
 
 
-def _pairs(turns: list[_Turn]) -> list[tuple[str, str]]:
+def _pairs(turns: list[Turn]) -> list[tuple[str, str]]:
     return [(t.asked, t.answer) for t in turns]
 
 
@@ -177,7 +148,7 @@ def _with_context(question: str, noun: str, previous: str) -> str:
     return f"{question.rstrip()} ({previous.rstrip(' ?')})"
 
 
-def _replace_references(q: str, turns: list[_Turn]) -> str | None:
+def _replace_references(q: str, turns: list[Turn]) -> str | None:
     """Replace list references, demonstratives and pronouns in a full question; None if it has none."""
     item = list_reference(q, _pairs(turns))
     if item:
@@ -206,18 +177,18 @@ def _replace_references(q: str, turns: list[_Turn]) -> str | None:
         if low in _DEMONSTRATIVE and nxt is not None and is_content(nxt.group(0)) and i > 0:
             phrase = next((p for p in own if p.start == tok.start()), None)  # "that task force"
             head = words(phrase.text)[-1] if phrase else nxt.group(0)
-            found = _antecedent(turns, head=head)
+            found = antecedent(turns, head=head)
             if not found and head.lower() in ("list", "lists", "ones", "things"):
-                found = _antecedent(turns, number="pl")  # "who can change that list?"
+                found = antecedent(turns, number="pl")  # "who can change that list?"
             if found:
                 replacement, end = found, phrase.end if phrase else nxt.end()
                 while i + 1 < len(tokens) and tokens[i + 1].end() <= end:
                     i += 1
         elif low in ("this", "that") and (nxt is None or nxt.group(0).lower() in _AUX) and i > 0:
-            replacement = _antecedent(turns, number=None)
+            replacement = antecedent(turns, number=None)
         elif low in _PRONOUNS and not _dummy(tokens, i) and not _bound(low, tok.start(), own, q):
             kind = _PRONOUNS[low]
-            name = _person(turns) if kind == "person" else _antecedent(turns, number=kind)
+            name = named_person(turns) if kind == "person" else antecedent(turns, number=kind)
             if name and low in ("its", "their", "his") or (low == "her" and nxt and is_content(nxt.group(0))):
                 replacement = f"{name}’s" if name else None
             else:
@@ -252,57 +223,3 @@ _AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("
               ("has", "have"), ("have", "has"))
 _AUX = frozenset("is was are were does do did mean means say says include includes cover covers ? and or".split())
 _DUMMY_ADJ = frozenset("true possible important necessary likely clear known".split())
-
-
-
-def _antecedent(turns: list[_Turn], number: str | None = "sg", head: str | None = None) -> str | None:
-    """The phrase a pronoun or "that <head>" points to: the earlier questions' topics (most recent
-    first), then the subject of the previous answer, then the name of the document it cites."""
-    older = " ".join(t.asked for t in turns[1:]).lower()
-    for turn in turns:
-        candidates: list[Phrase] = [p for p in noun_phrases(turn.asked) if not p.asked]
-        # a phrase the conversation keeps coming back to ("CIRCIA" asked about, then "under it") comes first;
-        # a bare name ("Blinken") last: "it" is rarely a person
-        candidates.sort(key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
-        if turn.answer:
-            candidates += [_subject(p) for p in noun_phrases(turn.answer.split("\n")[0])[:1]]
-        for title in turn.titles[:1]:
-            name = document_name(title)
-            if name:
-                candidates.append(Phrase(name, 0, 0, False, True))
-        for p in candidates:
-            if people(p.text, who=turn.asked.lower().startswith("who")) and p.text in people(turn.answer, True):
-                continue  # "it" and "that strategy" are not a person
-            if head is not None:
-                if singular(head.lower()) in p.text.lower() or head.lower() in p.text.lower():
-                    return p.text
-            elif number is None or (number == "pl") == p.plural:
-                return p.text
-    return None
-
-
-def _bare_name(text: str) -> bool:
-    """A name without a determiner, not an acronym: likely a person or a place.
-
-    >>> _bare_name("Blinken"), _bare_name("CISA"), _bare_name("the Board")
-    (True, False, False)
-    """
-    ws = words(text)
-    return 0 < len(ws) <= 3 and all(w[0].isupper() and not w.isupper() for w in ws)
-
-
-def _subject(p: Phrase) -> Phrase:
-    """An answer's opening phrase as it would read inside a question: "Three guiding principles" →
-    "the three guiding principles"."""
-    first, _, rest = p.text.partition(" ")
-    if first.lower() in COUNT_WORDS and rest:
-        return Phrase(f"the {first.lower()} {rest}", p.start, p.end, p.plural, p.proper)
-    return p
-
-
-def _person(turns: list[_Turn]) -> str | None:
-    for turn in turns:
-        found = people(turn.asked, who=True) or people(turn.answer, who=turn.asked.lower().startswith("who"))
-        if found:
-            return found[0]
-    return None

@@ -1,0 +1,94 @@
+"""The earlier turns of a conversation, and what a follow-up's reference points to in them: the topic
+of an earlier question, the subject of the previous answer, the document it cites, or a person named.
+``rag.conversation`` rewrites the follow-up with what these find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .phrases import COUNT_WORDS, Phrase, document_name, noun_phrases, people, singular, words
+
+MAX_TURNS = 4  # how far back a reference may point
+
+
+@dataclass(frozen=True)
+class Turn:
+    asked: str  # the standalone form of the earlier question
+    answer: str
+    titles: tuple[str, ...]
+
+
+def earlier_turns(history: Sequence[Any] | None) -> list[Turn]:
+    """The last turns, most recent first; anything malformed is skipped, never an error."""
+    out: list[Turn] = []
+    for t in list(history or [])[::-1]:
+        if not isinstance(t, dict) or not isinstance(t.get("question"), str):
+            continue
+        understood, answer, sentences, cites = (t.get(k) for k in ("understood_as", "answer", "sentences",
+                                                                     "citations"))
+        asked: str = understood if isinstance(understood, str) and understood else t["question"]
+        answer = answer if isinstance(answer, str) else ""
+        if not answer and isinstance(sentences, list):
+            answer = "\n".join(str(s.get("text", "")) for s in sentences if isinstance(s, dict))
+        cites = cites if isinstance(cites, list) else []
+        titles = tuple(dict.fromkeys(str(c["title"]) for c in cites if isinstance(c, dict) and c.get("title")))
+        out.append(Turn(" ".join(asked.split()), answer, titles))
+        if len(out) == MAX_TURNS:
+            break
+    return out
+
+
+def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = None) -> str | None:
+    """The phrase a pronoun or "that <head>" points to: the earlier questions' topics (most recent
+    first), then the subject of the previous answer, then the name of the document it cites."""
+    older = " ".join(t.asked for t in turns[1:]).lower()
+    for turn in turns:
+        candidates: list[Phrase] = [p for p in noun_phrases(turn.asked) if not p.asked]
+        # a phrase the conversation keeps coming back to ("CIRCIA" asked about, then "under it") comes first;
+        # a bare name ("Blinken") last: "it" is rarely a person
+        candidates.sort(key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
+        if turn.answer:
+            candidates += [_subject(p) for p in noun_phrases(turn.answer.split("\n")[0])[:1]]
+        for title in turn.titles[:1]:
+            name = document_name(title)
+            if name:
+                candidates.append(Phrase(name, 0, 0, False, True))
+        for p in candidates:
+            if people(p.text, who=turn.asked.lower().startswith("who")) and p.text in people(turn.answer, True):
+                continue  # "it" and "that strategy" are not a person
+            if head is not None:
+                if singular(head.lower()) in p.text.lower() or head.lower() in p.text.lower():
+                    return p.text
+            elif number is None or (number == "pl") == p.plural:
+                return p.text
+    return None
+
+
+def _bare_name(text: str) -> bool:
+    """A name without a determiner, not an acronym: likely a person or a place.
+
+    >>> _bare_name("Blinken"), _bare_name("CISA"), _bare_name("the Board")
+    (True, False, False)
+    """
+    ws = words(text)
+    return 0 < len(ws) <= 3 and all(w[0].isupper() and not w.isupper() for w in ws)
+
+
+def _subject(p: Phrase) -> Phrase:
+    """An answer's opening phrase as it would read inside a question: "Three guiding principles" →
+    "the three guiding principles"."""
+    first, _, rest = p.text.partition(" ")
+    if first.lower() in COUNT_WORDS and rest:
+        return Phrase(f"the {first.lower()} {rest}", p.start, p.end, p.plural, p.proper)
+    return p
+
+
+def named_person(turns: list[Turn]) -> str | None:
+    for turn in turns:
+        found = people(turn.asked, who=True) or people(turn.answer, who=turn.asked.lower().startswith("who"))
+        if found:
+            return found[0]
+    return None
