@@ -26,6 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+import ui_assets as assets  # noqa: E402
 import ui_render as render  # noqa: E402
 import ui_server  # noqa: E402
 import ui_state  # noqa: E402
@@ -40,20 +41,6 @@ from ui_server import launch  # noqa: E402, F401 - ui.launch, for callers
 EXAMPLES = ("What are the four areas of action?", "Who announced the strategy?", "What is digital solidarity?")
 READ_ONLY = "This server is read-only: nothing was saved, replaced, removed or rebuilt."
 PROGRESS = gr.Progress()  # gradio finds the progress bar by this default value
-SCROLL_JS = ("() => { const t = document.querySelectorAll('#conversation .turn');"
-             " if (t.length) t[t.length - 1].scrollIntoView({behavior: 'smooth', block: 'start'}); }")
-# the conversation's only event: a click (or Enter) on a turn's "Ask standalone instead" link
-STANDALONE_JS = """
-const go = (e) => { const a = e.target.closest('.standalone');
-  if (a && (e.type === 'click' || e.key === 'Enter')) {
-    e.preventDefault(); trigger('click', {turn: Number(a.dataset.turn)}); } };
-element.addEventListener('click', go); element.addEventListener('keydown', go);
-"""
-DOWNLOAD_JS = """(markdown) => { if (!markdown) return;
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([markdown], {type: 'text/markdown;charset=utf-8'}));
-  a.download = 'conversation.md'; document.body.appendChild(a); a.click(); a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10000); }"""
 
 
 class ChatApp:
@@ -242,7 +229,8 @@ class ChatApp:
             state = gr.State(ui_state.empty())  # this tab's conversation, on the server
             kept = gr.BrowserState(self.stored(ui_state.empty()), storage_key="rag-conversation")  # the same, in
             with gr.Tab("Chat"):                                                 # the browser, for a reload
-                conversation = gr.HTML(render.conversation_html([]), elem_id="conversation", js_on_load=STANDALONE_JS)
+                conversation = gr.HTML(render.conversation_html([]), elem_id="conversation",
+                                       js_on_load=assets.STANDALONE_JS)
                 notice = gr.HTML("", elem_id="notice")
                 with gr.Row(equal_height=True, elem_id="scope-row"):
                     scope = gr.Dropdown(label="Search only in (empty: all documents)", multiselect=True, value=[],
@@ -264,19 +252,19 @@ class ChatApp:
                 report = self._documents_tab(demo, status, scope)
             outputs = [conversation, state, kept, box, notice]
             for event in (box.submit, ask.click):
-                event(self.turn, [box, state, scope], outputs, api_visibility="private").then(None, js=SCROLL_JS)
+                event(self.turn, [box, state, scope], outputs, api_visibility="private").then(None, js=assets.SCROLL_JS)
             for button, question in zip(examples, EXAMPLES, strict=True):
                 button.click(lambda s, sc, q=question: self.turn(q, s, sc), [state, scope], outputs,
-                             api_visibility="private").then(None, js=SCROLL_JS)
+                             api_visibility="private").then(None, js=assets.SCROLL_JS)
 
             def standalone(state: dict[str, Any], event: gr.EventData) -> tuple:
                 return self.standalone(state, (getattr(event, "_data", None) or {}).get("turn"))
 
-            conversation.click(standalone, [state], outputs, api_visibility="private").then(None, js=SCROLL_JS)
+            conversation.click(standalone, [state], outputs, api_visibility="private").then(None, js=assets.SCROLL_JS)
             clear.click(lambda: (render.conversation_html([]), ui_state.empty(), self.stored(ui_state.empty()), "",
                                  ""), None, outputs, api_visibility="private")
             download.click(self.export, [state], [markdown], api_visibility="private").then(
-                None, [markdown], None, js=DOWNLOAD_JS)
+                None, [markdown], None, js=assets.DOWNLOAD_JS)
             demo.load(self.restore, [kept], [conversation, state], api_visibility="private")
             demo.load(self.scope_choices, [scope], [scope], api_visibility="private")
             demo.load(lambda: (render.status_html(manifest()), render.documents_html(manifest())), None,

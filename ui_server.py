@@ -36,7 +36,7 @@ import uvicorn
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 
-import ui_render as render
+import ui_assets as assets
 from rag import options, store, uploads
 from rag.api import create_api
 from rag.builds import BuildError
@@ -138,7 +138,7 @@ def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring:
     gr.mount_gradio_app(app, demo, path="/", server_name=host, server_port=port, auth=[login] if login else None,
                         max_file_size=limits.file_bytes, ssr_mode=False, enable_monitoring=monitoring,
                         allowed_paths=[], root_path=os.environ.get("GRADIO_ROOT_PATH"), theme=theme,
-                        css=render.CSS)
+                        css=assets.CSS)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
