@@ -150,6 +150,23 @@ def sources_index(tmp_path_factory, real_embedder) -> Settings:
     return index_sources(tmp_path_factory.mktemp("sources-index"), real_embedder)
 
 
+def snapshot(*folders: Path) -> dict[str, str]:
+    """Every file (sha256), symlink (its target) and folder under ``folders``: equal snapshots, equal bytes."""
+    out = {}
+    for folder in folders:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            for name in dirnames + filenames:
+                path = Path(dirpath, name)
+                key = str(path.relative_to(folder.parent))
+                if path.is_symlink():
+                    out[key] = "-> " + os.readlink(path)
+                elif path.is_file():
+                    out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+                else:
+                    out[key] = "folder"
+    return out
+
+
 @pytest.fixture(autouse=True)
 def block_network(monkeypatch, request):
     """No test reaches beyond this machine: connections to anything but loopback fail."""

@@ -54,13 +54,14 @@ def live_app(root: Path, embedder: Any, extra_sources: Mapping[str, str] | None 
 
 
 @contextmanager
-def ui_process(*args: str, env: Mapping[str, str] | None = None, cwd: Path = ROOT,
-               wait: float = 300) -> Iterator[SimpleNamespace]:
-    """``python ui.py --port <free> *args`` in a process of its own, its output read as it comes. Yields once it
-    says "Chat running" (``started``), exits, or ``wait`` seconds pass: ``proc``, ``port``, ``url``, ``log``
-    (the lines so far, still growing) and ``output()`` (them joined). Ends the process after the block."""
+def ui_process(*args: str, env: Mapping[str, str] | None = None, cwd: Path = ROOT, wait: float = 300,
+               command: Sequence[str] = (sys.executable, str(ROOT / "ui.py"))) -> Iterator[SimpleNamespace]:
+    """``python ui.py --port <free> *args`` (or another ``command`` taking the same options, such as
+    ``rag serve``) in a process of its own, its output read as it comes. Yields once it says "Chat running"
+    (``started``), exits, or ``wait`` seconds pass: ``proc``, ``port``, ``url``, ``log`` (the lines so far,
+    still growing) and ``output()`` (them joined). Ends the process after the block."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "ui.py"), "--port", str(port), *args], cwd=cwd,
+    proc = subprocess.Popen([*command, "--port", str(port), *args], cwd=cwd,
                             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     log: list[str] = []

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
 
 from rag.api import create_api
-from rag.config import Settings
 from rag.engine import Engine
-from rag.indexing import build
 
-from .conftest import DATA, SOURCES
+from .conftest import FAKE_FRIENDLY, FakeEmbedder, mini_index
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from .conftest import FakeEmbedder
-
-    folder = tmp_path_factory.mktemp("src")
-    shutil.copytree(DATA / "mini", folder, dirs_exist_ok=True)
-    s = Settings(index_dir=str(tmp_path_factory.mktemp("ix")), chunk_tokens=40, chunk_overlap=10)
-    s = s.replace(composer="legacy", mode="hybrid")  # the learned model assumes the real model's vectors
     embedder = FakeEmbedder()
-    build([folder], s, embedder)
-    return Engine(s, embedder)
+    return Engine(mini_index(tmp_path_factory.mktemp("mini"), embedder, **FAKE_FRIENDLY), embedder)
 
 
 @pytest.fixture
@@ -144,14 +134,11 @@ def test_the_token_comes_from_the_environment(engine, monkeypatch):
 
 
 @pytest.mark.e2e
-def test_api_answer_equals_rag_ask_json(tmp_path, real_embedder, capsys):
+def test_api_answer_equals_rag_ask_json(sources_index, real_embedder, capsys):
     """The acceptance check: /api/ask returns the same object as `rag ask --json`."""
     from rag.cli import main
 
-    folder = tmp_path / "src"
-    shutil.copytree(SOURCES, folder)
-    s = Settings(index_dir=str(tmp_path / "ix"))
-    build([folder], s, real_embedder)
+    s = sources_index
     question = "Who announced the strategy?"
     assert main(["ask", "--json", "--index", s.index_dir, question]) == 0
     cli = json.loads(capsys.readouterr().out)

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from rag.chat import Chat, run
-from rag.config import Settings
 from rag.engine import Engine, UnknownSource
 from rag.export import quotes
-from rag.indexing import build
 
-from .conftest import DATA, ROOT, SOURCES
+from .conftest import FAKE_FRIENDLY, ROOT, mini_index
 
 
 @pytest.fixture
 def chat(tmp_path, fake_embedder):
-    folder = tmp_path / "src"
-    shutil.copytree(DATA / "mini", folder)
-    s = Settings(index_dir=str(tmp_path / "ix"), chunk_tokens=40, chunk_overlap=10)
-    s = s.replace(composer="legacy", mode="hybrid")  # the learned model assumes the real model's vectors
-    build([folder], s, fake_embedder)
-    return Chat(Engine(s, fake_embedder))
+    return Chat(Engine(mini_index(tmp_path, fake_embedder, **FAKE_FRIENDLY), fake_embedder))
 
 
 def test_sources_lists_sets_and_resets_the_scope(chat):
@@ -67,12 +59,9 @@ def test_the_loop_prints_answers_and_quits_on_end_of_input(chat):
 
 
 @pytest.mark.e2e
-def test_rag_chat_through_a_pty_answers_a_follow_up(tmp_path, real_embedder):
+def test_rag_chat_through_a_pty_answers_a_follow_up(tmp_path, sources_index):
     pexpect = pytest.importorskip("pexpect", reason="pexpect is in the test extra")
-    folder = tmp_path / "src"
-    shutil.copytree(SOURCES, folder)
-    index = tmp_path / "ix"
-    build([folder], Settings(index_dir=str(index)), real_embedder)
+    index = sources_index.index_dir
     saved = tmp_path / "chat.md"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
     child = pexpect.spawn(sys.executable, ["-m", "rag.cli", "chat", "--index", str(index), "--save", str(saved)],
@@ -98,6 +87,6 @@ def test_rag_chat_through_a_pty_answers_a_follow_up(tmp_path, real_embedder):
     assert child.exitstatus == 0
     markdown = saved.read_text(encoding="utf-8")
     assert "## 2. Who announced it?" in markdown and "*Searched as: Who announced the" in markdown
-    texts = [p.read_text(encoding="utf-8") for p in Path(folder).iterdir()]
+    texts = [p.read_text(encoding="utf-8") for p in Path(sources_index.sources_dir).iterdir()]
     found = quotes(markdown)
     assert found and all(any(q in t for t in texts) for q in found)

@@ -1,22 +1,16 @@
 import json
-import shutil
 
 import pytest
 
 from rag.cli import main
 from rag.config import Settings
-from rag.indexing import build
 
-from .conftest import DATA
+from .conftest import mini_index
 
 
 @pytest.fixture
 def index(tmp_path, fake_embedder):
-    folder = tmp_path / "src"
-    shutil.copytree(DATA / "mini", folder)
-    s = Settings(index_dir=str(tmp_path / "ix"), chunk_tokens=40, chunk_overlap=10)
-    build([folder], s, fake_embedder)
-    return s.index_dir
+    return mini_index(tmp_path, fake_embedder).index_dir
 
 
 def test_info_lists_documents(index, capsys):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import socket
 import sys
 import threading
 import time
@@ -14,11 +12,9 @@ from contextlib import contextmanager
 import pytest
 
 from rag.api import create_api
-from rag.config import Settings
 from rag.engine import Engine
-from rag.indexing import build
 
-from .conftest import ROOT, SOURCES
+from .conftest import ROOT, SOURCES, free_port
 
 
 @contextmanager
@@ -26,9 +22,7 @@ def serving(app):
     """``app`` under uvicorn on a free loopback port, in a thread; yields its base URL."""
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -44,18 +38,8 @@ def serving(app):
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory, real_embedder):
-    folder = tmp_path_factory.mktemp("src")
-    for f in SOURCES.iterdir():
-        shutil.copy(f, folder)
-    s = Settings(index_dir=str(tmp_path_factory.mktemp("ix")))
-    build([folder], s, real_embedder)
-    return s
-
-
-@pytest.fixture(scope="module")
-def engine(settings, real_embedder):
-    return Engine(settings, real_embedder)
+def engine(sources_index, real_embedder):
+    return Engine(sources_index, real_embedder)
 
 
 async def session(url: str, calls: list[tuple[str, dict]], headers: dict | None = None):
@@ -114,13 +98,13 @@ def test_mcp_needs_the_token_when_one_is_set(engine):
 
 
 @pytest.mark.e2e
-def test_mcp_over_stdio(settings):
+def test_mcp_over_stdio(sources_index):
     """`python -m rag.mcp_server` as Claude Desktop would start it."""
     from mcp import Client, StdioServerParameters
 
     async def run():
         params = StdioServerParameters(command=sys.executable, args=["-m", "rag.mcp_server", "--index",
-                                                                     settings.index_dir], cwd=str(ROOT))
+                                                                     sources_index.index_dir], cwd=str(ROOT))
         async with Client(params) as client:
             return await client.call_tool("ask", {"question": "Where was the strategy announced?"})
 

@@ -11,16 +11,9 @@ registered, ``ChatApp``'s handlers refuse if called anyway, and ``ui_server.NoUp
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import subprocess
 import sys
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,30 +23,13 @@ import pytest
 import ui
 from rag.engine import Engine
 
-from .conftest import FakeEmbedder, index_sources
-from .servers import free_port, live_app
+from .conftest import FakeEmbedder, index_sources, snapshot
+from .servers import free_port, live_app, ui_process
 from .test_serving import FOUR, call_ask, call_fn, mcp_tools, post_json
 
 MUTATORS = ("rebuild", "replace_document", "remove_document")  # ChatApp's handlers that change the documents
 NEW = "# Harbour notes\n\nThe harbour council approved the new quay in 2031.\n"
 TARGET = "blinken-announces-international-cyber-strategy.txt"  # a document of sources/ to replace or remove
-
-
-def snapshot(*folders: Path) -> dict[str, str]:
-    """Every file (sha256), symlink (its target) and folder under ``folders``: equal snapshots, equal bytes."""
-    out = {}
-    for folder in folders:
-        for dirpath, dirnames, filenames in os.walk(folder):
-            for name in dirnames + filenames:
-                path = Path(dirpath, name)
-                key = str(path.relative_to(folder.parent))
-                if path.is_symlink():
-                    out[key] = "-> " + os.readlink(path)
-                elif path.is_file():
-                    out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-                else:
-                    out[key] = "folder"
-    return out
 
 
 def client(url: str) -> httpx.Client:
@@ -225,33 +201,17 @@ def asyncio_run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@contextmanager
-def rag_serve(*args: str, wait: float = 300) -> Iterator[tuple[str, list[str]]]:
-    """``rag serve --port <free> *args`` (the installed command) in a process of its own: (url, output lines)."""
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "serve", "--port", str(port), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
-    deadline = time.monotonic() + wait
-    while "Chat running" not in "".join(lines) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    try:
-        assert "Chat running" in "".join(lines), "".join(lines)
-        yield f"http://127.0.0.1:{port}", lines
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
 @pytest.mark.e2e
 def test_rag_serve_read_only_with_the_real_model(tmp_path, real_embedder):
     settings = index_sources(tmp_path, real_embedder)
     folders = (Path(settings.sources_dir), Path(settings.index_dir))
     before = snapshot(*folders)
-    with rag_serve("--read-only", "--index", settings.index_dir, "--sources", settings.sources_dir) as (url, lines):
-        assert "read-only: no uploads or rebuilds" in "".join(lines)
-        with client(url) as http:
+    rag_serve = (str(Path(sys.executable).parent / "rag"), "serve")  # the installed command
+    with ui_process("--read-only", "--index", settings.index_dir, "--sources", settings.sources_dir,
+                    command=rag_serve) as served:
+        assert served.started, served.output()
+        assert "read-only: no uploads or rebuilds" in served.output()
+        with client(served.url) as http:
             got = try_every_change(http, tmp_path, *folders)
             answer = http.post("/api/ask", json={"question": FOUR}).json()
             assert call_ask(http, FOUR)["answer"] == answer["answer"]

@@ -23,7 +23,6 @@ test_web_surface.py.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import random
 import shutil
@@ -39,7 +38,7 @@ from rag import staging, uploads
 from rag.builds import build_lock
 from rag.config import Settings
 
-from .conftest import SOURCES, FakeEmbedder, copy_sources, index_sources
+from .conftest import SOURCES, FakeEmbedder, copy_sources, index_sources, snapshot
 from .servers import live_app, ui_process
 from .test_serving import FOUR, ZORBLAX_TEXT, call_ask, call_fn, post_json, upload
 
@@ -49,16 +48,6 @@ FORGED = b"Blinken announced that the cyber strategy is cancelled. The four area
 QUESTIONS = (FOUR, "Who announced the strategy?", "What is digital solidarity?", "Where was the strategy announced?")
 MB = 2**20
 AUTH = ("editor", "correct horse battery")
-
-
-def files_in(folder: Path) -> dict[str, str]:
-    """Every file under ``folder``, hidden ones included: relative path → sha256 (or "dir"/"link")."""
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        out[rel] = ("link" if p.is_symlink() else "dir" if p.is_dir()
-                    else hashlib.sha256(p.read_bytes()).hexdigest())
-    return out
 
 
 def answers(http: httpx.Client) -> dict[str, tuple[str, list[tuple[str, str]]]]:
@@ -148,20 +137,20 @@ def test_add_does_not_save_a_second_copy_of_an_identical_file(folder, tmp_path):
 ])
 def test_add_refuses_an_upload_over_its_limits_as_a_whole(folder, tmp_path, count, size, why):
     sources, settings = folder
-    before = files_in(sources)
+    before = snapshot(sources)
     paths = []
     for i in range(count):
         paths.append(tmp_path / f"f{i}.txt")
         paths[-1].write_bytes(b"a" * size)
     out = uploads.add(paths, sources, replace(settings, max_upload_mb=1), FakeEmbedder(), [sources])
     assert why in out.error and out.error.startswith("Nothing was added") and out.report is None
-    assert files_in(sources) == before
+    assert snapshot(sources) == before
 
 
 @pytest.mark.parametrize("action", ["add", "replace", "remove"])
 def test_a_build_that_fails_undoes_the_change(folder, tmp_path, monkeypatch, action):
     sources, settings = folder
-    before = files_in(sources)
+    before = snapshot(sources)
     (tmp_path / "new.txt").write_text("A note about ferries.\n")
 
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003
@@ -173,7 +162,7 @@ def test_a_build_that_fails_undoes_the_change(folder, tmp_path, monkeypatch, act
            "replace": lambda: uploads.replace(BLINKEN, tmp_path / "new.txt", sources, roomy, embedder, roots),
            "remove": lambda: uploads.remove(BLINKEN, sources, settings, embedder, roots)}[action]()
     assert "ValueError: a loader bug" in out.error and not out.saved and not out.kept, out.error
-    assert files_in(sources) == before, "the folder is exactly as it was, no .versions or .staging left"
+    assert snapshot(sources) == before, "the folder is exactly as it was, no .versions or .staging left"
 
 
 def test_replace_and_remove_keep_versions_the_build_never_reads(folder, tmp_path):
@@ -214,10 +203,10 @@ def test_an_upload_named_like_a_source_is_saved_beside_it_and_the_original_is_un
 
 def test_an_empty_upload_is_refused_and_empties_nothing(tmp_path):
     with live_app(tmp_path, FakeEmbedder()) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
-        before = files_in(srv.sources)
+        before = snapshot(srv.sources)
         report = rebuild(http, upload(http, {BLINKEN: b""}))
         assert f"Rejected <code>{BLINKEN}</code>: empty file" in report, report
-        assert "Removed" not in report and files_in(srv.sources) == before
+        assert "Removed" not in report and snapshot(srv.sources) == before
 
 
 def test_two_uploads_with_one_name_in_one_request_are_both_kept(tmp_path):
@@ -231,7 +220,7 @@ def test_two_uploads_with_one_name_in_one_request_are_both_kept(tmp_path):
 
 def test_without_auth_there_is_no_way_to_replace_or_remove_a_document(tmp_path):
     with live_app(tmp_path, FakeEmbedder()) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
-        before = files_in(srv.sources)
+        before = snapshot(srv.sources)
         names = {d.get("api_name") for d in srv.app.blocks().config["dependencies"]}
         assert not names & {"replace_document", "remove_document"}
         for fn, data in (("replace_document", [BLINKEN, upload(http, {BLINKEN: FORGED})[0]]),
@@ -243,7 +232,7 @@ def test_without_auth_there_is_no_way_to_replace_or_remove_a_document(tmp_path):
             if r.status_code == 200:  # accepted into the queue: it must end in an error, not a change
                 events = http.get(f"/gradio_api/call/{fn}/{r.json()['event_id']}").text
                 assert "event: complete" not in events, events[:300]
-        assert files_in(srv.sources) == before
+        assert snapshot(srv.sources) == before
 
 
 def test_with_auth_replace_and_remove_are_explicit_and_keep_the_previous_version(tmp_path):
@@ -292,10 +281,10 @@ def test_a_chat_rebuild_whose_indexed_folder_is_gone_refuses_and_saves_nothing(t
     with live_app(tmp_path, FakeEmbedder(), extra_roots=[corpus2]) as srv, \
             httpx.Client(base_url=srv.url, timeout=60) as http:
         shutil.rmtree(corpus2)
-        before, old = files_in(srv.sources), srv.app.engine.index.index_id
+        before, old = snapshot(srv.sources), srv.app.engine.index.index_id
         report = rebuild(http, upload(http, {"zorblax-accord.md": ZORBLAX_TEXT.encode()}))
         assert str(corpus2) in report and "nothing was saved" in report, report
-        assert files_in(srv.sources) == before and srv.app.engine.index.index_id == old
+        assert snapshot(srv.sources) == before and srv.app.engine.index.index_id == old
 
 
 # --- finding 5: the size of one upload ------------------------------------------------------------------
@@ -317,7 +306,7 @@ def test_one_upload_request_over_the_total_is_refused_before_gradio_stores_it(tm
 def test_one_rebuild_over_the_total_or_the_file_count_saves_nothing(tmp_path):
     with live_app(tmp_path, FakeEmbedder(), overrides=SMALL) as srv, \
             httpx.Client(base_url=srv.url, timeout=60) as http:
-        before = files_in(srv.sources)
+        before = snapshot(srv.sources)
         part = b"word " * int(0.18 * MB)
         sent = [upload(http, {f"p{i}.txt": part})[0] for i in range(3)]  # three requests, each under the total
         report = rebuild(http, sent)
@@ -325,7 +314,7 @@ def test_one_rebuild_over_the_total_or_the_file_count_saves_nothing(tmp_path):
         many = upload(http, [(f"n{i}.txt", f"Note {i} about ferries.".encode()) for i in range(6)])
         report = rebuild(http, many)
         assert "6 files" in report and "at most 5" in report, report
-        assert files_in(srv.sources) == before
+        assert snapshot(srv.sources) == before
 
 
 # --- finding 8: nothing saved when the build cannot run --------------------------------
@@ -333,11 +322,11 @@ def test_one_rebuild_over_the_total_or_the_file_count_saves_nothing(tmp_path):
 
 def test_a_rebuild_refused_for_the_build_lock_saves_nothing(tmp_path):
     with live_app(tmp_path, FakeEmbedder()) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
-        before = files_in(srv.sources)
+        before = snapshot(srv.sources)
         sent = upload(http, {"zorblax-accord.md": ZORBLAX_TEXT.encode()})
         with build_lock(Path(srv.settings.index_dir)):  # as `rag build` would hold it
             report = rebuild(http, sent)
-        assert files_in(srv.sources) == before
+        assert snapshot(srv.sources) == before
         assert "Another build of this index is running" in report and "nothing was saved" in report, report
         report = rebuild(http, sent)  # once the lock is free, the same upload goes in
         assert "Added (1)" in report and (srv.sources / "zorblax-accord.md").is_file(), report
@@ -345,7 +334,7 @@ def test_a_rebuild_refused_for_the_build_lock_saves_nothing(tmp_path):
 
 def test_a_full_disk_while_saving_leaves_no_file_behind(tmp_path, monkeypatch):
     with live_app(tmp_path, FakeEmbedder()) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
-        before, old = files_in(srv.sources), srv.app.engine.index.index_id
+        before, old = snapshot(srv.sources), srv.app.engine.index.index_id
         sent = upload(http, {"a.md": b"# A\n\nThe ferry leaves at nine.\n", "b.md": b"x " * 50_000})
         real_copy = shutil.copyfileobj
 
@@ -357,7 +346,7 @@ def test_a_full_disk_while_saving_leaves_no_file_behind(tmp_path, monkeypatch):
 
         monkeypatch.setattr(shutil, "copyfileobj", disk_full)
         report = rebuild(http, sent)
-        assert files_in(srv.sources) == before and srv.app.engine.index.index_id == old
+        assert snapshot(srv.sources) == before and srv.app.engine.index.index_id == old
         assert "No space left on device" in report and "nothing was saved" in report, report
 
 
