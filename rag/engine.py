@@ -49,6 +49,13 @@ class Engine:
         self.refused: str = ""  # why the last newly published index was not taken, if it was not
         self._refused_path = ""
 
+    def with_settings(self, settings: Settings) -> Engine:
+        """An engine with other answering settings (mode, composer, k, ...) over this one's loaded index and
+        model: comparing configurations loads and checks the index once."""
+        other = Engine(settings, self.embedder)
+        other._index = self.index
+        return other
+
     @property
     def model(self) -> selector.Model:
         """The learned selector (``rag train`` writes it), read on first use."""

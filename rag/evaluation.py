@@ -54,19 +54,20 @@ def _ask(engine: Any, q: Question, standalone: bool) -> Answer:
     return engine.ask(q.question, history=history or None)
 
 
-def evaluate(engine: Any, questions: list[Question], mode: str,
-             progress: Callable[[str], None] | None = None, vectors: dict[str, Any] | None = None) -> dict:
+def evaluate(engine: Any, questions: list[Question], mode: str, progress: Callable[[str], None] | None = None,
+             vectors: dict[str, Any] | None = None, check: EvidenceCheck | None = None) -> dict:
     """One run: every question asked with configuration ``mode`` (a retrieval mode or a ``CONFIGS`` name,
     applied by the caller to ``engine.settings``), scored; ``{"config", "metrics", "by_kind", "questions"}``.
 
-    ``vectors`` caches question embeddings across runs (the ranking retrieval needs its own).
+    ``vectors`` caches question embeddings across runs (the ranking retrieval needs its own); ``check``,
+    the index's evidence check, likewise.
     """
     from .engine import clean_question
 
     index, s = engine.index, engine.settings
     ranker = engine.model.ranker if s.mode == "learned" else None
     vectors = {} if vectors is None else vectors
-    check = EvidenceCheck(index)
+    check = check or EvidenceCheck(index)
     records = []
     for i, q in enumerate(questions, start=1):
         answer = _ask(engine, q, mode == "standalone")
@@ -239,7 +240,7 @@ def run(question_files: Sequence[str | Path], names: Sequence[str], settings: An
     engine.ask(questions[0].question)  # untimed warm-up: the model and lazy imports load here, not in p95
     t0 = time.perf_counter()
     vectors: dict[str, Any] = {}
-    runs = [evaluate(engine if i == 0 else Engine(cfg, engine.embedder), questions, name, progress, vectors)
+    runs = [evaluate(engine if i == 0 else engine.with_settings(cfg), questions, name, progress, vectors, check)
             for i, (name, cfg) in enumerate(configs)]
     return {"question_files": [str(p) for p in question_files], "index": str(settings.index_dir),
             "index_id": engine.index.index_id, "seconds": round(time.perf_counter() - t0, 2), "runs": runs}
