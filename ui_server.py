@@ -22,6 +22,8 @@ more answers a second that way; docs/chat.md, "Load") and rebuilds with every co
 from __future__ import annotations
 
 import argparse
+import ctypes
+import datetime
 import os
 import re
 import sys
@@ -44,7 +46,7 @@ from rag.config import Settings, from_env
 from rag.embedding import ModelNotFound, OnnxEmbedder, make_embedder
 from rag.engine import Engine, index_exists
 from rag.indexing import build
-from rag.server_limits import BodyLimit, start_sweeping
+from rag.server_limits import BodyLimit
 
 if TYPE_CHECKING:
     from ui import ChatApp
@@ -218,3 +220,49 @@ def main(argv: list[str] | None, chat: type[ChatApp]) -> int:
         return 2
     return serve(chat, settings, args.host, args.port, auth, monitoring=args.monitoring, mcp=args.mcp,
                  quiet=args.quiet, prog="ui.py")
+
+
+# Gradio keeps every session's last inputs and outputs in memory until newer sessions push it out, and each
+# raw API call is a session of its own, so a burst of calls would stay in memory. Sessions that hold no
+# gr.State (API calls, not browser conversations) and have been idle a while are dropped, and the freed
+# memory handed back to the system.
+def sweep_sessions(demo: Any, idle_seconds: float) -> int:
+    """Drop the sessions of ``demo`` (a launched ``gr.Blocks``) that hold no state and were last used
+    more than ``idle_seconds`` ago; return how many. Reads Gradio's ``StateHolder`` (``session_data``,
+    ``time_last_used``, ``lock``); if a Gradio release renames them, nothing is dropped."""
+    holder: Any = getattr(demo, "state_holder", None)
+    try:
+        cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle_seconds)
+        with holder.lock:
+            idle = [sid for sid, s in holder.session_data.items()
+                    if not s.state_data and holder.time_last_used.get(sid, cutoff) <= cutoff]
+            for sid in idle:
+                del holder.session_data[sid]
+                holder.time_last_used.pop(sid, None)
+    except AttributeError:
+        return 0
+    if idle:
+        _trim()
+    return len(idle)
+
+
+def start_sweeping(demo: Any, idle_seconds: float = 120, every: float = 60) -> threading.Thread:
+    """Sweep ``demo``'s idle sessions every ``every`` seconds while it runs."""
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            if not getattr(demo, "is_running", False):
+                return
+            sweep_sessions(demo, idle_seconds)
+
+    thread = threading.Thread(target=loop, name="sweep-sessions", daemon=True)
+    thread.start()
+    return thread
+
+
+def _trim() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise); a no-op elsewhere."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

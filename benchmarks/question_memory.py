@@ -4,7 +4,7 @@ Starts ``ui.py`` on a copy of ``sources/`` (real model), asks a few ordinary que
 ``--burst`` questions of ``--mb`` MB each through the raw queue route (``POST /gradio_api/call/ask``),
 waits ``--settle`` seconds, asks ordinary questions again, and prints the server's resident memory
 (VmRSS) at each step with what each request got back. Idle API sessions are dropped about two minutes
-after their last use (``rag.server_limits``): a settle of 200 s shows the memory after that.
+after their last use (``ui_server.sweep_sessions``): a settle of 200 s shows the memory after that.
 
     .venv/bin/python benchmarks/question_memory.py --burst 10 --mb 20            # refused unread
     .venv/bin/python benchmarks/question_memory.py --burst 1500 --mb 0.24 --settle 200  # just under the limit

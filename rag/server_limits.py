@@ -1,4 +1,4 @@
-"""What one client can make the chat server hold: request bodies, and the sessions Gradio keeps.
+"""What one client can make the chat server read: request bodies.
 
 ``BodyLimit`` (ASGI middleware, no web framework imported) answers a body over its limit with ``413``
 from its Content-Length, before a byte of it is read, or as soon as the bytes received pass the limit
@@ -7,18 +7,11 @@ when it comes without one (chunked). Requests to paths ending in one of ``upload
 
     app = FastAPI(middleware=[Middleware(BodyLimit, upload_bytes=100 * 2**20, other_bytes=256 * 2**10)])
 
-``sweep_sessions``: Gradio keeps every session's last inputs and outputs in memory until newer sessions
-push it out, and each raw API call is a session of its own, so a burst of calls would stay in memory.
-Sessions that hold no ``gr.State`` (API calls, not browser conversations) and have been idle a while
-are dropped, and the freed memory handed back to the system.
+The sessions Gradio keeps in memory are swept by ``ui_server.sweep_sessions``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import datetime
-import threading
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -72,45 +65,3 @@ async def too_large(send: Send, limit: int) -> None:
         (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
-
-
-def sweep_sessions(demo: Any, idle_seconds: float) -> int:
-    """Drop the sessions of ``demo`` (a launched ``gr.Blocks``) that hold no state and were last used
-    more than ``idle_seconds`` ago; return how many. Reads Gradio's ``StateHolder`` (``session_data``,
-    ``time_last_used``, ``lock``); if a Gradio release renames them, nothing is dropped."""
-    holder: Any = getattr(demo, "state_holder", None)
-    try:
-        cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle_seconds)
-        with holder.lock:
-            idle = [sid for sid, s in holder.session_data.items()
-                    if not s.state_data and holder.time_last_used.get(sid, cutoff) <= cutoff]
-            for sid in idle:
-                del holder.session_data[sid]
-                holder.time_last_used.pop(sid, None)
-    except AttributeError:
-        return 0
-    if idle:
-        _trim()
-    return len(idle)
-
-
-def start_sweeping(demo: Any, idle_seconds: float = 120, every: float = 60) -> threading.Thread:
-    """Sweep ``demo``'s idle sessions every ``every`` seconds while it runs."""
-    def loop() -> None:
-        while True:
-            time.sleep(every)
-            if not getattr(demo, "is_running", False):
-                return
-            sweep_sessions(demo, idle_seconds)
-
-    thread = threading.Thread(target=loop, name="sweep-sessions", daemon=True)
-    thread.start()
-    return thread
-
-
-def _trim() -> None:
-    """Give freed heap memory back to the system (glibc keeps it otherwise); a no-op elsewhere."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass

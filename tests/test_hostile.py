@@ -24,8 +24,8 @@ from rag.chunking import chunk_document
 from rag.config import Settings
 from rag.engine import Engine
 from rag.indexing import build
-from rag.server_limits import sweep_sessions
 from rag.types import Document
+from ui_server import sweep_sessions
 
 from .conftest import FakeEmbedder
 from .pdfgen import make_pdf
