@@ -15,8 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ui_state import CLOSEST_KEPT
+
 CONTEXT_CHARS = 400  # document text shown either side of a passage under "Text around this passage"
-CLOSEST_SHOWN = 3
+CLOSEST_SHOWN = CLOSEST_KEPT  # an abstention shows the closest passages its turn keeps
 
 Lookup = Callable[[str], str | None]  # doc_id -> the document's text, if the index still has it
 

@@ -16,7 +16,7 @@ from typing import Any
 
 VERSION = 1
 MAX_TURNS = 30  # older turns drop off the page
-CLOSEST_KEPT = 3  # closest passages kept for an abstention (ui_render.CLOSEST_SHOWN)
+CLOSEST_KEPT = 3  # closest passages kept for an abstention (ui_render shows them all)
 CITATION_KEYS = ("n", "doc_id", "chunk_id", "source", "title", "page", "start", "end", "quote", "passage_start",
                  "passage_end")
 HIT_KEYS = ("doc_id", "chunk_id", "source", "title", "page", "start", "end", "text")

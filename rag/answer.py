@@ -56,14 +56,14 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], setting
     for r in picked:
         group = [x for x in list_rows(index, r) if x not in ordered]
         if len(group) > 1:  # cite one passage holding the whole list, when there is one
-            ci = _covering_chunk(index, group, [home[x] for x in group if x in home])
+            ci = covering_chunk(index, group, [home[x] for x in group if x in home])
             if ci is not None:
                 home.update({x: ci for x in group})
         ordered.extend(group)
-    return _assemble(index, question, hits, ordered, dict(zip(rows, scores)), home, confidence)
+    return assemble(index, question, hits, ordered, dict(zip(rows, scores)), home, confidence)
 
 
-def _covering_chunk(index: Index, group: list[int], preferred: list[int]) -> int | None:
+def covering_chunk(index: Index, group: list[int], preferred: list[int]) -> int | None:
     lo, hi = min(group), max(group)
 
     def covers(ci: int) -> bool:
@@ -153,7 +153,7 @@ def _is_item(text: str) -> bool:
     return bool(LIST_ITEM.match(text))
 
 
-def _assemble(index: Index, question: str, hits: list[Hit], rows: list[int], scores: dict[int, float],
+def assemble(index: Index, question: str, hits: list[Hit], rows: list[int], scores: dict[int, float],
               home: dict[int, int], confidence: float) -> Answer:
     numbers: dict[int, int] = {}  # chunk position → citation number
     sentences: list[AnswerSentence] = []

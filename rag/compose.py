@@ -16,7 +16,7 @@ import numpy as np
 
 from . import entities
 from .abstain import unknown_names
-from .answer import ABSTAIN_MESSAGE, _assemble, _covering_chunk
+from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
 from .question import QuestionInfo
 from .selector import ABSTAIN_FEATURES, Model
@@ -110,7 +110,7 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
     words = [sum(table.static[r].words for r in u.rows) for u in cands]
     chosen = pick(info, cands, x, p, words, model, part_p or None)
     rows, home, scores = _layout(index, hits, cands, chosen, p)
-    answer = _assemble(index, question, list(listed), rows, scores, home, answerable)
+    answer = assemble(index, question, list(listed), rows, scores, home, answerable)
     short = None
     if info.asks and float(p[chosen[0]]) >= model.policy.short_min_p:
         short = short_answer(index, info, [cands[i] for i in chosen], answer)
@@ -131,7 +131,7 @@ def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int],
         start = int(index.chunk_sent_lo[ci])
         inside = all(start <= r < start + len(index.chunks[ci].sentences) for r in u.rows)
         if not inside:
-            ci = _covering_chunk(index, list(u.rows), [ci]) or ci
+            ci = covering_chunk(index, list(u.rows), [ci]) or ci
         for r in u.rows:
             start = int(index.chunk_sent_lo[ci])
             home[r] = ci if start <= r < start + len(index.chunks[ci].sentences) else int(index.sentence_chunk[r])

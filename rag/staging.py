@@ -26,7 +26,7 @@ from . import store
 from .builds import BuildBusy, BuildError, build_lock
 from .config import Settings
 from .embedding import Embedder
-from .indexing import build
+from .indexing import Progress, build
 
 if TYPE_CHECKING:
     from .uploads import Outcome
@@ -36,7 +36,6 @@ VERSIONS = ".versions"
 BUSY = "Another build of this index is running (perhaps `rag build`); nothing was saved; try again when it ends."
 NO_LINKS = (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
 MB = 2**20
-Progress = Callable[[float, str], None]
 Change = Callable[[Path, Path, "Undo", "Outcome"], None]  # (folder, staging folder, undo, outcome)
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,24 @@ from . import store
 from .config import Settings
 from .embedding import Embedder
 from .sources import SUPPORTED, walk
-from .staging import BUSY, STAGING, VERSIONS, Progress, Undo, check_lock, copy_new, keep, numbered, place, transaction
+from .staging import (
+    BUSY,
+    MB,
+    STAGING,
+    VERSIONS,
+    Progress,
+    Undo,
+    check_lock,
+    copy_new,
+    keep,
+    numbered,
+    place,
+    transaction,
+)
 from .types import BuildReport
 
 __all__ = ["BUSY", "STAGING", "VERSIONS", "Limits", "Outcome", "Progress", "Saved", "add", "check", "documents",
            "indexed_roots", "numbered", "rebuild_roots", "remove", "replace", "safe_filename"]
-MB = 2**20
 
 
 @dataclass(frozen=True)
