@@ -249,16 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     from .config import ROOT, from_env
+    from .embedding import ModelNotFound
     from .engine import Engine
     from .evaluation import QuestionError, load_questions
     from .selector import DEFAULT_MODEL
+    from .store import IndexLoadError
 
     p = argparse.ArgumentParser(prog="rag train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 description="Fit the answer selector on the train questions.",
                                 epilog="example: rag build sources ../shared/corpus --index /tmp/ix && "
                                        "rag train --index /tmp/ix")
     p.add_argument("questions", nargs="*", help="question files (default: eval/train*.jsonl)")
-    p.add_argument("--index", default=None, help="an index holding the questions' documents")
+    p.add_argument("--index", default=None, help="an index holding the questions' documents (default: the "
+                   "settings' index_dir)")
     p.add_argument("--out", default=str(DEFAULT_MODEL), help="where to write the model")
     args = p.parse_args(argv)
     files = args.questions or sorted(glob.glob(str(ROOT / "eval" / "train*.jsonl")))
@@ -270,10 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     except QuestionError as e:
         print(f"rag train: {e}", file=sys.stderr)
         return 2
-    settings = from_env().replace(index_dir=args.index)
-    engine = Engine(settings)
+    settings = from_env()
+    settings = settings.replace(index_dir=args.index or settings.index_dir)
     t0 = time.perf_counter()
-    model, stats = train(engine, questions, lambda m: print(m, file=sys.stderr))
+    try:
+        engine = Engine(settings)
+        engine.index  # noqa: B018 - loaded and checked before any training output
+        model, stats = train(engine, questions, lambda m: print(m, file=sys.stderr))
+    except (IndexLoadError, ModelNotFound) as e:  # one line, as every rag command says it
+        print(f"rag train: error: {e}", file=sys.stderr)
+        return 2
     digests = {Path(f).name: hashlib.sha256(Path(f).read_bytes()).hexdigest()[:12] for f in files}
     meta = {"questions": len(questions), "files": digests, "index_id": engine.index.index_id,
             "documents": len(engine.index.documents), "model": settings.model} | stats

@@ -27,6 +27,7 @@ def test_info_lists_documents(index, capsys):
     (["ask", "hi", "--model", "/no/such/model", "--index", "{index}"], "built with model"),
     (["build", "--chunk-tokens", "10", "--chunk-overlap", "20", "--index", "/tmp/never"], "--chunk-tokens"),
     (["ask", "hi", "--k", "0", "--index", "{index}"], "--k must be"),
+    (["train", "--index", "/nonexistent/ix"], "no index at"),
 ])
 def test_user_mistakes_exit_2_with_one_line(index, capsys, argv, message):
     argv = [a.replace("{index}", index) for a in argv]
