@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", default=None, help="an index holding the questions' documents (default: the "
                    "settings' index_dir)")
     p.add_argument("--out", default=str(DEFAULT_MODEL), help="where to write the model")
+    p.add_argument("--cv", type=int, default=0, metavar="K", help="write no model; print the scores on held-out "
+                   "documents, K folds by document (rag/crossval.py)")
+    p.add_argument("--seed", default="0", help="with --cv: the draw of the unanswerable questions' folds")
     args = p.parse_args(argv)
     files = args.questions or sorted(glob.glob(str(ROOT / "eval" / "train*.jsonl")))
     if any(Path(f).name.startswith("test") for f in files):
@@ -279,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = Engine(settings)
         engine.index  # noqa: B018 - loaded and checked before any training output
+        if args.cv:
+            from .crossval import report
+
+            print(report(engine, questions, train, write, args.cv, args.seed, lambda m: print(m, file=sys.stderr)))
+            return 0
         model, stats = train(engine, questions, lambda m: print(m, file=sys.stderr))
     except (IndexLoadError, ModelNotFound) as e:  # one line, as every rag command says it
         print(f"rag train: error: {e}", file=sys.stderr)
