@@ -30,6 +30,16 @@ KEYS = ("hit@5", "mrr@10", "answer_evidence_recall", "citation_precision", "answ
 CONFIGS = ("legacy", "learned")
 
 
+def fold_count(text: str) -> int:
+    """``--cv``'s value: 0 (no cross-validation) or at least 2 folds."""
+    import argparse
+
+    k = int(text) if text.strip().isdigit() else -1
+    if k == 1 or k < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of folds (0, or 2 and more)")
+    return k
+
+
 def fold_of(sources: Sequence[str], qid: str, by_doc: dict[str, int], k: int, seed: str) -> int:
     """The fold of a question: its first document's, else one drawn from its id and the seed."""
     if sources:

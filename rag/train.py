@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     from .config import ROOT, from_env
+    from .crossval import fold_count, report
     from .embedding import ModelNotFound
     from .engine import Engine
     from .evaluation import QuestionError, load_questions
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", default=None, help="an index holding the questions' documents (default: the "
                    "settings' index_dir)")
     p.add_argument("--out", default=str(DEFAULT_MODEL), help="where to write the model")
-    p.add_argument("--cv", type=int, default=0, metavar="K", help="write no model; print the scores on held-out "
+    p.add_argument("--cv", type=fold_count, default=0, metavar="K", help="write no model; print the scores on held-out "
                    "documents, K folds by document (rag/crossval.py)")
     p.add_argument("--seed", default="0", help="with --cv: the draw of the unanswerable questions' folds")
     args = p.parse_args(argv)
@@ -283,8 +284,6 @@ def main(argv: list[str] | None = None) -> int:
         engine = Engine(settings)
         engine.index  # noqa: B018 - loaded and checked before any training output
         if args.cv:
-            from .crossval import report
-
             print(report(engine, questions, train, write, args.cv, args.seed, lambda m: print(m, file=sys.stderr)))
             return 0
         model, stats = train(engine, questions, lambda m: print(m, file=sys.stderr))

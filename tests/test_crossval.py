@@ -43,6 +43,15 @@ def test_the_train_split_folds_never_share_a_document():
     assert len(set(home.values())) == 3
 
 
+@pytest.mark.parametrize("value", ["1", "-2", "three"])
+def test_a_fold_count_below_two_is_refused_before_anything_runs(value, capsys):
+    from rag.train import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--cv", value, "--index", "/nonexistent"])
+    assert stop.value.code == 2 and "is not a number of folds" in capsys.readouterr().err
+
+
 @pytest.mark.e2e
 def test_rag_train_cv_scores_held_out_documents_and_writes_no_model(sources_index, tmp_path, capsys):
     from rag.train import main
