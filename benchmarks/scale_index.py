@@ -12,7 +12,7 @@ passage as in real data. The manifest takes its keys from one ``rag.indexing.bui
 index of sources/ + ../shared/corpus, ``synthetic.reference_index``), with ``"faiss": "hnsw"`` above
 ``Settings().hnsw_above`` passages; the files are written by ``rag.builds.write_build`` (FAISS incl. HNSW
 construction, BM25 from ``rag.search.build_bm25``, records, arrays, fsync) and published by
-``rag.store.publish``.
+``rag.builds.publish``.
 
 Serving, each in a fresh process: ``rag.store.load_index`` (as ``rag.engine.Engine`` calls it, with
 ``Settings().hnsw_ef_search``), FAISS on one thread (as the engine sets), then per question

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import selector
-from .evaluation import Question, configure, evaluate
+from .evaluation import EvidenceCheck, Question, configure, evaluate
 
 KEYS = ("hit@5", "mrr@10", "answer_evidence_recall", "citation_precision", "answer_words_median",
         "answered_rate", "abstained_rate", "short_correct")
@@ -67,6 +67,8 @@ def cross_validate(engine: Any, questions: list[Question], train: Callable, writ
         raise ValueError("cross-validation needs at least 2 folds")
     where = folds(questions, k, seed)
     runs: dict[str, list[tuple[int, dict]]] = {c: [] for c in CONFIGS}
+    vectors: dict[str, Any] = {}  # each held-out question embedded once for every configuration
+    check = EvidenceCheck(engine.index)
     with tempfile.TemporaryDirectory(prefix="rag-cv-") as tmp:
         for f in range(k):
             fit = [q for q, w in zip(questions, where) if w != f]
@@ -81,7 +83,7 @@ def cross_validate(engine: Any, questions: list[Question], train: Callable, writ
             selector.load.cache_clear()
             for name in CONFIGS:
                 settings = configure(engine.settings.replace(selector_model=str(path)), name)
-                run = evaluate(engine.with_settings(settings), held, name)
+                run = evaluate(engine.with_settings(settings), held, name, vectors=vectors, check=check)
                 runs[name].append((len(held), run["metrics"]))
     return {name: _weighted(r) for name, r in runs.items()}
 

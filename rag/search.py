@@ -1,7 +1,7 @@
 """The searches retrieval is made of: BM25 terms and index, dense (FAISS) and BM25 top-n, reciprocal
 rank fusion, and BM25's idf of every indexed term.
 
->>> rrf([[3, 1, 2], [1, 4]], k=60)[:2]
+>>> [i for i, _ in rrf_scores([[3, 1, 2], [1, 4]], k=60)][:2]
 [1, 3]
 """
 
@@ -60,12 +60,8 @@ def build_bm25(texts: list[str]) -> Any:
     return retriever
 
 
-def rrf(rankings: list[list[int]], k: int = 60) -> list[int]:
-    """Reciprocal rank fusion: ids ordered by the sum of 1/(k + rank) over the rankings."""
-    return [i for i, _ in rrf_scores(rankings, k)]
-
-
 def rrf_scores(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: (id, the sum of 1/(k + rank) over the rankings), best first."""
     scores: dict[int, float] = {}
     for ranking in rankings:
         for rank, i in enumerate(ranking, start=1):

@@ -57,9 +57,7 @@ def rebuild_command(index_dir: str | Path) -> str:
 
     roots: list[str] = []
     folder = Path(index_dir)
-    candidates = [folder / "current"] + sorted((folder / "builds").glob("[!.]*"), reverse=True) \
-        if (folder / "builds").is_dir() else [folder / "current"]
-    for build in candidates:
+    for build in [folder / "current", *sorted((folder / "builds").glob("[!.]*"), reverse=True)]:
         try:
             found = json.loads((build / "manifest.json").read_text(encoding="utf-8")).get("roots")
         except (OSError, ValueError, AttributeError):
@@ -180,22 +178,21 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
     manifest = read_manifest(index_dir)
     build = current_build(index_dir)
     assert build is not None
-    hint = fix_hint(index_dir)
     if model is not None and manifest["model"] != model:
         raise IndexLoadError(f"the index was built with model '{manifest['model']}' but '{model}' is "
                              f"configured; rebuild with: rag build --index {index_dir} {_flags(model)}, "
                              f"or ask with {_flags(str(manifest['model']))}")
     if dim is not None and manifest["dim"] != dim:
         raise IndexLoadError(f"the index has {manifest['dim']}-dimensional vectors but the model makes "
-                             f"{dim}-dimensional ones; {hint}")
+                             f"{dim}-dimensional ones; {fix_hint(index_dir)}")
     missing = [f for f in (*FILES, *BM25_FILES) if not (build / f).exists()]
     if not (build / "bm25").is_dir():  # retrieval would silently lose its keyword half
         missing = [f for f in missing if not f.startswith("bm25/")] + ["the bm25/ folder"]
     if missing:
-        raise IndexLoadError(f"the index at '{index_dir}' is missing {', '.join(missing)}; {hint}")
+        raise IndexLoadError(f"the index at '{index_dir}' is missing {', '.join(missing)}; {fix_hint(index_dir)}")
     _check_access(index_dir, [build / f for f in (*FILES, "bm25", *BM25_FILES)])
     try:
-        damaged = lambda why: IndexLoadError(f"the index at '{index_dir}' is damaged: {why}; {hint}")  # noqa: E731
+        damaged = lambda why: IndexLoadError(f"the index at '{index_dir}' is damaged: {why}; {fix_hint(index_dir)}")  # noqa: E731
         documents: Records[Document] = Records(build / "documents.jsonl", _document, damaged=damaged)
         # still memory-mapped, but plain ndarrays: np.memmap's per-item indexing is slow in the composer's loops
         rows = integrity.array(build / "sentences.npy", "<i8", 2, 3)
@@ -206,12 +203,12 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
         integrity.contents(manifest, build, documents, chunks, rows, chunk_lo, sentence_chunk, vectors)
         documents[0]  # noqa: B018 - parse now: fail early
     except integrity.Damaged as e:
-        raise IndexLoadError(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
+        raise IndexLoadError(f"the index at '{index_dir}' {_state(e)}: {e}; {fix_hint(index_dir)}") from None
     except PermissionError as e:
         raise _no_access(Path(e.filename or build), index_dir) from None
     except (ValueError, KeyError, IndexError, TypeError, OSError) as e:
         raise IndexLoadError(f"the index at '{index_dir}' has damaged files ({type(e).__name__}: "
-                             f"{' '.join(str(e).split())[:200]}); {hint}") from None
+                             f"{' '.join(str(e).split())[:200]}); {fix_hint(index_dir)}") from None
     try:
         # mapped, not copied: copying a large HNSW file costs seconds and as much private memory (bench_scale.py)
         faiss_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
@@ -219,18 +216,18 @@ def load_index(index_dir: str | Path, model: str | None = None, dim: int | None 
             faiss_index.hnsw.efSearch = ef_search
     except RuntimeError as e:
         raise IndexLoadError(f"the FAISS file '{build / 'chunks.faiss'}' is damaged "
-                             f"({str(e).splitlines()[0][:120]}); {hint}") from None
+                             f"({str(e).splitlines()[0][:120]}); {fix_hint(index_dir)}") from None
     try:
         integrity.passages(faiss_index, manifest["n_chunks"], manifest["dim"])
     except integrity.Damaged as e:
-        raise IndexLoadError(f"the index at '{index_dir}' {_state(e)}: {e}; {hint}") from None
+        raise IndexLoadError(f"the index at '{index_dir}' {_state(e)}: {e}; {fix_hint(index_dir)}") from None
     import bm25s
 
     try:
         bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=True)
     except Exception as e:  # noqa: BLE001 - bm25s raises plain exceptions on damaged files
         raise IndexLoadError(f"the BM25 files of '{index_dir}' (bm25/) are damaged "
-                             f"({' '.join(str(e).split())[:120]}); {hint}") from None
+                             f"({' '.join(str(e).split())[:120]}); {fix_hint(index_dir)}") from None
     return Index(manifest, documents, chunks, rows, vectors, faiss_index, bm25, str(build), chunk_lo,
                  sentence_chunk)
 

@@ -257,12 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     from .store import IndexLoadError
 
     p = argparse.ArgumentParser(prog="rag train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                description="Fit the answer selector on the train questions.",
-                                epilog="example: rag build sources ../shared/corpus --index /tmp/ix && "
-                                       "rag train --index /tmp/ix")
+                                description="Fit the answer selector on the train questions.", epilog="example: "
+                                "rag build sources ../shared/corpus --index /tmp/ix && rag train --index /tmp/ix")
     p.add_argument("questions", nargs="*", help="question files (default: eval/train*.jsonl)")
-    p.add_argument("--index", default=None, help="an index holding the questions' documents (default: the "
-                   "settings' index_dir)")
+    p.add_argument("--index", default=None, help="an index of the questions' documents (default: index_dir)")
     p.add_argument("--out", default=str(DEFAULT_MODEL), help="where to write the model")
     p.add_argument("--cv", type=fold_count, default=0, metavar="K", help="write no model; print the scores on held-out "
                    "documents, K folds by document (rag/crossval.py)")
@@ -277,8 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     except QuestionError as e:
         print(f"rag train: {e}", file=sys.stderr)
         return 2
-    settings = from_env()
-    settings = settings.replace(index_dir=args.index or settings.index_dir)
+    settings = (env := from_env()).replace(index_dir=args.index or env.index_dir)
     t0 = time.perf_counter()
     try:
         engine = Engine(settings)
