@@ -82,7 +82,7 @@ class ChatApp:
              history: bool = True) -> tuple[Any, dict[str, Any], Any, Any, str]:
         """One chat turn: (conversation HTML, new state, what the browser keeps, question box, notice).
         The earlier turns go to the engine as ``history`` unless ``history`` is False."""
-        state = state if isinstance(state, dict) and "turns" in state else ui_state.empty()
+        state = ui_state.current(state)
         cleaned, problem = clean_question(question, self.settings.max_question_chars)
         if problem:
             return gr.update(), state, gr.update(), gr.update(), render.notice_html(problem)
@@ -96,7 +96,7 @@ class ChatApp:
 
     def standalone(self, state: dict[str, Any], turn: Any) -> tuple[Any, dict[str, Any], Any, Any, str]:
         """Ask turn number ``turn``'s question again on its own: no history, the same documents."""
-        state = state if isinstance(state, dict) and "turns" in state else ui_state.empty()
+        state = ui_state.current(state)
         asked = dict(ui_state.numbered(state)).get(turn) if type(turn) is int else None
         if asked is None:
             return gr.update(), state, gr.update(), gr.update(), ""
@@ -109,7 +109,7 @@ class ChatApp:
 
     def export(self, state: dict[str, Any]) -> str:
         """The conversation as Markdown (``rag.export``): questions, answers with [n], sources with quotes."""
-        turns = state.get("turns", []) if isinstance(state, dict) else []
+        turns = ui_state.current(state)["turns"]
         return conversation_markdown(turns) if turns else ""
 
     def documents(self) -> list[tuple[str, str]]:

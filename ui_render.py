@@ -102,7 +102,7 @@ def card(turn: int, n: int, cites: Sequence[Mapping[str, Any]], document: Lookup
         passage = text[start:c["passage_end"]]
     if passage is None:
         passage = " … ".join(x["quote"] for x in cites)
-        start, spans = 0, []
+        spans = []
         body = esc(passage)
     else:
         spans = quote_spans(passage, start, cites)

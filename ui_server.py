@@ -43,7 +43,7 @@ from rag import options, store, uploads
 from rag.api import create_api
 from rag.builds import BuildError
 from rag.config import Settings, from_env
-from rag.embedding import ModelNotFound, OnnxEmbedder, make_embedder
+from rag.embedding import ModelNotFound, make_embedder
 from rag.engine import Engine, index_exists
 from rag.indexing import build
 from rag.server_limits import BodyLimit
@@ -91,14 +91,13 @@ class Server:
 
     url: str
     demo: gr.Blocks
-    app: Any
+    gradio_app: Any  # the Gradio app mounted on the API's
     uvicorn: uvicorn.Server
     thread: threading.Thread
 
     def close(self) -> None:
-        gradio_app = next((r.app for r in self.app.routes if isinstance(r, Mount)), None)
-        if gradio_app is not None:
-            gradio_app.stop_event.set()  # type: ignore[attr-defined]  # ends the event streams: the server can stop
+        if self.gradio_app is not None:
+            self.gradio_app.stop_event.set()  # ends the event streams: the server can stop  # type: ignore[attr-defined]  # ends the event streams: the server can stop
         self.demo.close(verbose=False)
         self.uvicorn.should_exit = True
         self.thread.join(10)
@@ -121,12 +120,11 @@ def one_login(auth: Login | Sequence[Login] | None) -> Login | None:
 
 
 def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring: bool = False,
-           auth: Login | Sequence[Login] | None = None, token: str | None = None, mcp: bool = False,
-           demo: gr.Blocks | None = None) -> Server:
-    """Start the chat (``chat.blocks()``, or ``demo``) and the API on ``host:port``; return once it serves."""
+           auth: Login | Sequence[Login] | None = None, token: str | None = None, mcp: bool = False) -> Server:
+    """Start the chat (``chat.blocks()``) and the API on ``host:port``; return once it serves."""
     s = chat.settings
     login = one_login(auth)
-    demo = demo or chat.blocks()
+    demo = chat.blocks()
     demo.queue(default_concurrency_limit=4, max_size=64, api_open=False)
     demo.state_session_capacity = s.max_sessions  # what launch(state_session_capacity=) sets
     app = create_api(chat.engine, s, auth=login, token=token, mcp=mcp, host=host)
@@ -153,11 +151,11 @@ def launch(chat: ChatApp, host: str = "127.0.0.1", port: int = 7860, monitoring:
         time.sleep(0.01)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+    gradio_app: Any = next((r.app for r in app.routes if isinstance(r, Mount)), None)
     if monitoring:
-        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount))
-        print(f"Monitoring URL: {url}monitoring/{gradio_app.analytics_key}", flush=True)  # type: ignore[attr-defined]
+        print(f"Monitoring URL: {url}monitoring/{gradio_app.analytics_key}", flush=True)
     start_sweeping(demo)  # API calls' sessions do not pile up in memory
-    return Server(url, demo, app, server, thread)
+    return Server(url, demo, gradio_app, server, thread)
 
 
 def serve(chat: type[ChatApp], settings: Settings, host: str = "127.0.0.1", port: int = 7860,
@@ -168,8 +166,7 @@ def serve(chat: type[ChatApp], settings: Settings, host: str = "127.0.0.1", port
     builder = make_embedder(settings)
     # Many users at once: each question on one core is more answers a second than two cores each, whose
     # spinning threads fight (docs/chat.md, "Load"); a rebuild still embeds on every core.
-    questions = (OnnxEmbedder(settings.model, settings.batch_size, settings.cache_dir, threads=1)
-                 if settings.embedding_backend == "onnx" else builder)
+    questions = make_embedder(settings, threads=1) if settings.embedding_backend == "onnx" else builder
     engine = Engine(settings, embedder=questions)
     say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
     try:

@@ -29,6 +29,11 @@ def empty() -> dict[str, Any]:
     return {"turns": [], "count": 0}
 
 
+def current(state: Any) -> dict[str, Any]:
+    """The session's conversation, or a new one when the session holds none."""
+    return state if isinstance(state, dict) and "turns" in state else empty()
+
+
 def compact(answer: Mapping[str, Any]) -> dict[str, Any]:
     """The part of an answer object a conversation keeps.
 

@@ -156,16 +156,6 @@ def print_machine(title: str) -> dict[str, Any]:
     return info
 
 
-def wait_for_quiet(max_load: float = 0.7, timeout_s: float = 0.0) -> float:
-    """Wait (up to ``timeout_s``) until the 1-minute load average falls under ``max_load``; return it."""
-    deadline = time.monotonic() + timeout_s
-    load = os.getloadavg()[0]
-    while load > max_load and time.monotonic() < deadline:
-        time.sleep(10)
-        load = os.getloadavg()[0]
-    return load
-
-
 def proc_status_mib(fields: Iterable[str], pid: int | str = "self") -> dict[str, float]:
     """Memory lines of ``/proc/PID/status`` (kB) in MiB, e.g. ``{"VmRSS": 120.5}``; a field the kernel
     does not report, or a process that is gone, is left out."""
@@ -292,14 +282,3 @@ def ensure_index(name: str, roots: list[Path], embedder: Any, fresh: bool = Fals
     t = time.perf_counter()
     build([str(r) for r in roots], s, embedder)
     return s, time.perf_counter() - t
-
-
-def set_threads(torch_threads: int | None = None, faiss_threads: int | None = None) -> None:
-    if torch_threads is not None:
-        import torch
-
-        torch.set_num_threads(torch_threads)
-    if faiss_threads is not None:
-        import faiss
-
-        faiss.omp_set_num_threads(faiss_threads)

@@ -18,6 +18,7 @@ first time.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections import Counter
@@ -31,6 +32,7 @@ import common as C  # noqa: E402
 DIM = 384  # all-MiniLM-L6-v2's
 
 
+@functools.cache
 def reference_index() -> Any:
     """The real index of sources/ + ../shared/corpus (``rag.store.Index``), shared with bench_query.py and
     compare_selectors.py; built with the shipped embedder if it is missing."""
@@ -57,21 +59,17 @@ def unit_vectors(n: int, seed: int, block: int = 100_000) -> Any:
     return out
 
 
-_MOMENTS: list = []
-
-
+@functools.cache
 def real_moments() -> tuple[Any, Any]:
     """(mean, a square root of the covariance) of the real index's chunk and sentence vectors."""
     import numpy as np
 
-    if not _MOMENTS:
-        index = reference_index()
-        real = np.vstack([index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal),
-                          np.asarray(index.sentence_vectors)]).astype(np.float64)
-        mean = real.mean(axis=0)
-        vals, vecs = np.linalg.eigh(np.cov(real - mean, rowvar=False))
-        _MOMENTS.extend([mean.astype(np.float32), (vecs * np.sqrt(np.clip(vals, 0, None))).astype(np.float32)])
-    return _MOMENTS[0], _MOMENTS[1]
+    index = reference_index()
+    real = np.vstack([index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal),
+                      np.asarray(index.sentence_vectors)]).astype(np.float64)
+    mean = real.mean(axis=0)
+    vals, vecs = np.linalg.eigh(np.cov(real - mean, rowvar=False))
+    return mean.astype(np.float32), (vecs * np.sqrt(np.clip(vals, 0, None))).astype(np.float32)
 
 
 def real_like_vectors(n: int, seed: int, block: int = 100_000) -> Any:

@@ -164,11 +164,12 @@ class OnnxEmbedder:
         return out
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for (``embedding_backend``: onnx, torch or onnx-int8)."""
+def make_embedder(settings: Settings, threads: int = 0) -> Embedder:
+    """The embedder the settings ask for (``embedding_backend``: onnx, torch or onnx-int8); ``threads``:
+    ONNX Runtime's intra-op threads (0: one per core)."""
     if settings.embedding_backend not in BACKENDS:
         raise ValueError(f"embedding backend '{settings.embedding_backend}' is not one of {', '.join(BACKENDS)}")
     if settings.embedding_backend == "torch":
         return SentenceTransformerEmbedder(settings.model, settings.batch_size)
     return OnnxEmbedder(settings.model, settings.batch_size, settings.cache_dir,
-                        int8=settings.embedding_backend == "onnx-int8")
+                        int8=settings.embedding_backend == "onnx-int8", threads=threads)

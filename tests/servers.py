@@ -1,6 +1,5 @@
 """The chat for tests: built over a writable copy of sources/, in this process (``chat_app``), served on a
 free loopback port (``live_app``), or started as ``python ui.py`` in a process of its own (``ui_process``).
-``free_port`` lives in conftest.py (no gradio import) and is re-exported here.
 
     with live_app(tmp_path, FakeEmbedder()) as srv:   # srv.url, srv.app, srv.settings, srv.sources
         httpx.get(srv.url)
@@ -24,7 +23,7 @@ from rag.engine import Engine
 
 from .conftest import ROOT, free_port, index_sources
 
-__all__ = ["chat_app", "free_port", "live_app", "ui_process"]
+__all__ = ["chat_app", "live_app", "ui_process"]
 
 
 def chat_app(root: Path, embedder: Any, extra_sources: Mapping[str, str] | None = None,

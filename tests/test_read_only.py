@@ -23,8 +23,8 @@ import pytest
 import ui
 from rag.engine import Engine
 
-from .conftest import FakeEmbedder, index_sources, snapshot
-from .servers import free_port, live_app, ui_process
+from .conftest import FakeEmbedder, free_port, index_sources, snapshot
+from .servers import live_app, ui_process
 from .test_serving import FOUR, call_ask, call_fn, mcp_tools, post_json
 
 MUTATORS = ("rebuild", "replace_document", "remove_document")  # ChatApp's handlers that change the documents

@@ -32,9 +32,9 @@ from rag import builds, store
 from rag.config import Settings
 from rag.indexing import build
 
-from .conftest import FakeEmbedder, index_sources
+from .conftest import FakeEmbedder, free_port, index_sources
 from .damage import DAMAGES, edit_manifest
-from .servers import free_port, live_app
+from .servers import live_app
 
 FOUR = "What are the four areas of action?"
 ZORBLAX = "Where was the Zorblax Accord signed?"
