@@ -57,6 +57,13 @@ class Engine:
         return other
 
     @property
+    def tokens(self) -> Any:
+        """The ranker's soft-match signal for this engine's model (``rag.tokenmatch``; None on torch)."""
+        from .tokenmatch import for_embedder
+
+        return for_embedder(self.embedder)
+
+    @property
     def model(self) -> selector.Model:
         """The learned selector (``rag train`` writes it), read on first use."""
         return selector.load(self.settings.selector_model)
@@ -123,7 +130,7 @@ class Engine:
         model = self.model if self.settings.composer == "learned" or mode == "learned" else None
         depth = max(k, model.policy.select_passages) if model is not None else k
         hits = retrieve(index, cleaned, q, mode, depth, self.settings.candidates, self.settings.rrf_k,
-                        allowed=allowed, ranker=model.ranker if model is not None else None)
+                        allowed=allowed, ranker=model.ranker if model is not None else None, tokens=self.tokens)
         t2 = time.perf_counter()
         if self.settings.composer == "learned" and model is not None:
             answer = compose_learned(index, cleaned, q, hits, model, k)

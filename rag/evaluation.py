@@ -77,7 +77,8 @@ def evaluate(engine: Any, questions: list[Question], mode: str, progress: Callab
         if q.answerable and not problem:
             if cleaned not in vectors:
                 vectors[cleaned] = engine.embedder.encode([cleaned])[0]
-            hits = retrieve(index, cleaned, vectors[cleaned], s.mode, DEPTH, s.candidates, s.rrf_k, ranker=ranker)
+            hits = retrieve(index, cleaned, vectors[cleaned], s.mode, DEPTH, s.candidates, s.rrf_k, ranker=ranker,
+                            tokens=engine.tokens)
         rec = score_question(check, q, answer, hits, s.k)
         records.append(rec)
         if progress:

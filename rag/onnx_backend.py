@@ -169,6 +169,7 @@ class OnnxModel:
         self.counter = Tokenizer.from_file(str(folder / "tokenizer.json"))  # no truncation: for fits()
         self.counter.no_truncation()
         self.counter.no_padding()
+        self._last: tuple[str, np.ndarray] | None = None  # the last one-text batch and its states
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.meta["max_seq_length"])
         self.tokenizer.enable_padding(pad_id=self.meta["pad_id"] or 0, pad_token=self.meta["pad_token"] or "[PAD]")
@@ -176,13 +177,29 @@ class OnnxModel:
     def n_tokens(self, text: str) -> int:
         return len(self.counter.encode(text).ids)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """One batch: float32 (len(texts), dim), rows of unit length."""
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The model's output states, (batch, tokens, dim), for padded token ids and their mask."""
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self.session.run(None, {n: feeds[n] for n in self.meta["inputs"]})[0]
+
+    def states(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """One batch's output states and attention mask, tokenised as ``encode`` does."""
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self.session.run(None, {n: feeds[n] for n in self.meta["inputs"]})[0]
+        return self.run(ids, mask), mask
+
+    def last_states(self, text: str) -> np.ndarray:
+        """The output states of ``text``: kept from ``encode`` when it was the last one-text batch (a
+        question, embedded just before its passages are ranked), else computed."""
+        kept = self._last
+        return kept[1] if kept is not None and kept[0] == text else self.states([text])[0][0]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One batch: float32 (len(texts), dim), rows of unit length."""
+        hidden, mask = self.states(texts)
+        if len(texts) == 1:
+            self._last = (texts[0], hidden[0])
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)

@@ -20,9 +20,10 @@ from .search import bm25_search, dense_search, tokenize
 
 if TYPE_CHECKING:
     from .store import Index
+    from .tokenmatch import TokenMatch
 
 SIGNALS = ("dense", "dense_recip", "bm25_rel", "bm25_recip", "sent_max", "sent_top2", "sent_recip",
-           "title_overlap", "in_dense", "in_bm25", "in_sent")
+           "title_overlap", "in_dense", "in_bm25", "in_sent", "soft_match")
 FULL_SENTENCE_SEARCH = 300_000  # above this many sentences only the candidates' sentences are scored
 
 
@@ -73,8 +74,8 @@ def _title_share(index: Index, question: str, rows: np.ndarray, idf: dict[str, f
 
 
 def gather(index: Index, question: str, q: np.ndarray, n: int, idf: dict[str, float],
-           allowed: np.ndarray | None = None) -> Candidates:
-    """Up to ``3 n`` candidate passages with their signals."""
+           allowed: np.ndarray | None = None, tokens: TokenMatch | None = None) -> Candidates:
+    """Up to ``3 n`` candidate passages with their signals (``soft_match`` from ``tokens``, 0 without)."""
     dense = dense_search(index, q, n, allowed)
     lexical = bm25_search(index, expand(question, acronyms(index)), n, allowed)
     grid, _ = _chunk_sentence_matrix(index)
@@ -123,6 +124,9 @@ def gather(index: Index, question: str, q: np.ndarray, n: int, idf: dict[str, fl
     signals[:, 8] = [r in d_rank for r in rows]
     signals[:, 9] = [r in b_rank for r in rows]
     signals[:, 10] = [r in s_rank for r in rows]
+    if tokens is not None:  # relative to the best candidate, as bm25_rel is
+        soft = tokens.scores(index, question, rows, idf)
+        signals[:, 11] = soft - soft.max()
     return Candidates(arr, signals, dense_of, bm25_of)
 
 

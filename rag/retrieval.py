@@ -20,18 +20,19 @@ MODES = ("learned", "hybrid", "dense", "bm25")
 
 def retrieve(index: Index, question: str, q: np.ndarray, mode: str = "hybrid", k: int = 5,
              candidates: int = 50, rrf_k: int = 60, allowed: np.ndarray | None = None,
-             ranker: Any = None) -> list[Hit]:
+             ranker: Any = None, tokens: Any = None) -> list[Hit]:
     """The top ``k`` passages for the question (``q`` is its unit vector); ``allowed`` masks the chunks
     that may be returned (a scope of documents).
 
     Modes: ``dense`` (FAISS), ``bm25``, ``hybrid`` (the two fused by reciprocal rank), ``learned``
     (dense, BM25 and best-sentence search weighed by ``ranker``, a ``rag.selector.Linear`` over
-    ``rag.rerank.SIGNALS``; reciprocal rank fusion of the three without one).
+    ``rag.rerank.SIGNALS``, with ``tokens``' soft match, a ``rag.tokenmatch.TokenMatch``; reciprocal rank
+    fusion of the three without a ranker).
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "learned":
-        return _learned(index, question, q, k, candidates, allowed, ranker)
+        return _learned(index, question, q, k, candidates, allowed, ranker, tokens)
     dense = dense_search(index, q, candidates, allowed) if mode != "bm25" else []
     lexical = bm25_search(index, question, candidates, allowed) if mode != "dense" else []
     if mode == "dense":
@@ -53,8 +54,8 @@ def _hit(index: Index, i: int, score: float, cosine: float | None, bm25: float |
 
 
 def _learned(index: Index, question: str, q: np.ndarray, k: int, candidates: int, allowed: np.ndarray | None,
-             ranker: Any) -> list[Hit]:
-    c = gather(index, question, q, candidates, index_idf(index), allowed)
+             ranker: Any, tokens: Any = None) -> list[Hit]:
+    c = gather(index, question, q, candidates, index_idf(index), allowed, tokens if ranker is not None else None)
     if not len(c.rows):
         return []
     scores = ranker.proba(c.signals) if ranker is not None else fused(c)

@@ -42,7 +42,7 @@ WORD_CEILING = 64  # the train median answer length the policy must stay under (
 # or a question bank whose unanswerable questions are written to sound answerable) would not transfer
 SIGNS = {
     "ranker": {"dense": 1, "dense_recip": 1, "bm25_rel": 1, "bm25_recip": 1, "sent_max": 1, "sent_top2": 1,
-               "sent_recip": 1, "title_overlap": 1},
+               "sent_recip": 1, "title_overlap": 1, "soft_match": 1},
     "selector": {"cos_max": 1, "cos_mean": 1, "cos_first": 1, "overlap": 1, "overlap_first": 1, "part_overlap": 1,
                  "type_has": 1, "type_missing": -1, "type_first": 1, "def_pattern": 1, "def_missing": -1,
                  "why_causal": 1, "heading": -1, "title": -1, "short": -1, "passage_recip": 1, "passage_score": 1,
@@ -88,7 +88,8 @@ def passage_data(engine: Any, questions: list[Question], vectors: dict[str, np.n
     for q in questions:
         if not q.answerable:
             continue
-        c = gather(index, q.question, vectors[q.id], engine.settings.candidates, index_idf(index))
+        c = gather(index, q.question, vectors[q.id], engine.settings.candidates, index_idf(index),
+                   tokens=engine.tokens)
         allowed = check.allowed(q)
         xs.append(c.signals)
         ys.append([any(check.cover(q, index.chunks[int(r)].doc_id, index.chunks[int(r)].text, allowed))
@@ -104,7 +105,7 @@ def cases(engine: Any, questions: list[Question], vectors: dict[str, np.ndarray]
     out = []
     for q in questions:
         hits = retrieve(index, q.question, vectors[q.id], "learned", policy.select_passages,
-                        engine.settings.candidates, ranker=ranker)
+                        engine.settings.candidates, ranker=ranker, tokens=engine.tokens)
         table, cands, x = question_units(index, q.question, vectors[q.id], hits, policy.seeds, policy.select_passages)
         info = table.info
         part_x = part_matrices(table, cands, hits, policy.select_passages)
