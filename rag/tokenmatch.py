@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 TABLE = "tokens.npy"
 _BATCH = 2048
-_KEEP = 400_000  # passages whose pieces are kept; past that the memo starts again
+_KEEP = 100_000  # passages whose pieces are kept (about 0.6 KB each); past that the memo starts again
 
 
 class TokenMatch:
@@ -67,7 +67,7 @@ class TokenMatch:
                 self._pieces.clear()
             for r, enc in zip(missing, self.model.counter.encode_batch(
                     [index.chunks[r].text for r in missing], add_special_tokens=False)):
-                self._pieces[(key, r)] = np.unique(np.asarray(enc.ids, dtype=np.int64))
+                self._pieces[(key, r)] = np.unique(np.asarray(enc.ids, dtype=np.int32))
         return [self._pieces[(key, r)] for r in rows]
 
     def scores(self, index: Index, question: str, rows: list[int], idf: dict[str, float]) -> np.ndarray:
@@ -118,13 +118,15 @@ def vocabulary_states(model: Any, folder: Path) -> np.ndarray:
         rows.append(model.run(batch, np.ones_like(batch))[:, 1])
     table = np.vstack(rows)
     table = (table / np.clip(np.linalg.norm(table, axis=1, keepdims=True), 1e-12, None)).astype(np.float16)
-    fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".npy", dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".npy", dir=folder)
         with os.fdopen(fd, "wb") as f:
             np.save(f, table)
         os.replace(tmp, path)
     except OSError:  # a read-only cache: the table is used, not kept
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
     return table
 
 

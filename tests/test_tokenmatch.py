@@ -68,7 +68,7 @@ def test_the_question_states_are_the_ones_encode_computed(engine):
 
 
 @pytest.mark.e2e
-def test_the_vocabulary_table_is_made_once_and_cached(tmp_path, real_embedder):
+def test_the_vocabulary_table_is_made_once_and_cached(tmp_path, real_embedder, monkeypatch):
     from rag.tokenmatch import TABLE, vocabulary_states
 
     model = real_embedder.warm_up()
@@ -80,6 +80,13 @@ def test_the_vocabulary_table_is_made_once_and_cached(tmp_path, real_embedder):
     assert (tmp_path / TABLE).stat().st_mtime_ns == written
     np.save(tmp_path / TABLE, table[:10])  # a table of another vocabulary is made again
     assert vocabulary_states(model, tmp_path).shape == table.shape
+    (tmp_path / TABLE).unlink()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only)  # a read-only cache: the table is used, not kept
+    assert vocabulary_states(model, tmp_path).shape == table.shape and not (tmp_path / TABLE).exists()
 
 
 def test_only_the_onnx_backend_has_the_signal(fake_embedder):
