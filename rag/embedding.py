@@ -118,7 +118,6 @@ class OnnxEmbedder:
         self.int8 = int8
         self._model = None
         self._fallback: SentenceTransformerEmbedder | None = None
-        self.token_match = None  # rag.tokenmatch.TokenMatch, made on first use by tokenmatch.for_embedder
 
     def warm_up(self):  # noqa: ANN201 - OnnxModel | SentenceTransformerEmbedder, imported lazily
         if self._model is None and self._fallback is None:

@@ -58,10 +58,10 @@ class Engine:
 
     @property
     def tokens(self) -> Any:
-        """The ranker's soft-match signal for this engine's model (``rag.tokenmatch``; None on torch)."""
+        """The ranker's soft-match signal for this engine's model (``rag.tokenmatch``)."""
         from .tokenmatch import for_embedder
 
-        return for_embedder(self.embedder)
+        return for_embedder(self.embedder, self.settings.cache_dir)
 
     @property
     def model(self) -> selector.Model:

@@ -9,8 +9,9 @@ A passage's pieces are not run through the model: each is looked up in a table h
 of the vocabulary, the model's output for that piece alone ("[CLS] piece [SEP]"). The table is computed
 once per model in a few seconds and cached beside the ONNX export (``tokens.npy``, float16 on disk, 23 MB,
 float32 in memory); a passage's
-pieces are tokenised the first time it is a candidate and kept. Only the ONNX backend has the signal (on
-torch it is 0 for every passage, so the ranking falls back on the other signals).
+pieces are tokenised the first time it is a candidate and kept. Both backends have it: on ONNX the
+question's states are the ones its embedding was computed from; on torch (``TorchModel``) the question
+runs once more.
 
 Chosen on document-held-out cross-validation of the train split (docs/answers.md).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,14 +132,55 @@ def vocabulary_states(model: Any, folder: Path) -> np.ndarray:
     return table
 
 
-def for_embedder(embedder: Any) -> TokenMatch | None:
-    """The signal for an ``OnnxEmbedder`` running ONNX (made once and kept on it); None for any other."""
-    from .embedding import OnnxEmbedder, resolve_model
-    from .onnx_backend import OnnxModel, exported
+class TorchModel:
+    """The torch backend's model (a ``SentenceTransformer``) behind the calls ``TokenMatch`` makes of an
+    ``OnnxModel``: ``tokenizer``, ``counter``, ``run`` and ``last_states``."""
 
-    if not isinstance(embedder, OnnxEmbedder) or not isinstance(embedder.warm_up(), OnnxModel):
+    def __init__(self, st: Any) -> None:
+        from tokenizers import Tokenizer
+
+        self.st = st
+        text = st.tokenizer.backend_tokenizer.to_str()
+        self.counter = Tokenizer.from_str(text)
+        self.counter.no_truncation()
+        self.counter.no_padding()
+        self.tokenizer = Tokenizer.from_str(text)
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(st.max_seq_length)
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = self.st[0].auto_model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        return out.last_hidden_state.float().numpy()
+
+    def last_states(self, text: str) -> np.ndarray:
+        ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
+        return self.run(ids, np.ones_like(ids))[0]
+
+
+_MADE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # embedder → its TokenMatch
+
+
+def for_embedder(embedder: Any, cache_dir: str | Path) -> TokenMatch | None:
+    """The signal for the real model behind ``embedder`` (made once per embedder); None for any other
+    embedder (the tests' fake one). The table is cached beside the ONNX export, or on torch in
+    ``cache_dir/tokens/<key>``."""
+    from .embedding import OnnxEmbedder, SentenceTransformerEmbedder, resolve_model
+    from .onnx_backend import OnnxModel, cache_key, exported
+
+    if embedder in _MADE:
+        return _MADE[embedder]
+    inner = embedder.warm_up() if isinstance(embedder, OnnxEmbedder) else None
+    if isinstance(inner, OnnxModel):
+        made = TokenMatch(inner, exported(resolve_model(embedder.model_name), embedder.cache_dir, embedder.int8))
+    elif isinstance(inner or embedder, SentenceTransformerEmbedder):  # torch, chosen or fallen back to
+        torch_embedder = inner or embedder
+        folder = Path(cache_dir) / "tokens" / cache_key(resolve_model(torch_embedder.name), False)
+        folder.mkdir(parents=True, exist_ok=True)
+        made = TokenMatch(TorchModel(torch_embedder.warm_up()), folder)
+    else:
         return None
-    if embedder.token_match is None:
-        folder = exported(resolve_model(embedder.model_name), embedder.cache_dir, embedder.int8)
-        embedder.token_match = TokenMatch(embedder.warm_up(), folder)
-    return embedder.token_match
+    _MADE[embedder] = made
+    return made

@@ -89,10 +89,25 @@ def test_the_vocabulary_table_is_made_once_and_cached(tmp_path, real_embedder, m
     assert vocabulary_states(model, tmp_path).shape == table.shape and not (tmp_path / TABLE).exists()
 
 
-def test_only_the_onnx_backend_has_the_signal(fake_embedder):
+def test_a_fake_embedder_has_no_signal(fake_embedder, tmp_path):
     from rag.tokenmatch import for_embedder
 
-    assert for_embedder(fake_embedder) is None
+    assert for_embedder(fake_embedder, tmp_path) is None
+
+
+@pytest.mark.e2e
+def test_the_torch_backend_matches_as_onnx_does(engine, tmp_path):
+    from rag.embedding import SentenceTransformerEmbedder
+    from rag.search import index_idf
+    from rag.tokenmatch import TABLE, for_embedder
+
+    torch = for_embedder(SentenceTransformerEmbedder(), tmp_path)
+    assert (tmp_path / "tokens").is_dir() and list((tmp_path / "tokens").glob(f"*/{TABLE}"))
+    rows = sorted(_rows(engine).values())
+    question = "Which car company recalled cars?"
+    idf = index_idf(engine.index)
+    assert np.allclose(torch.scores(engine.index, question, rows, idf),
+                       engine.tokens.scores(engine.index, question, rows, idf), atol=2e-3)
 
 
 def test_the_shipped_ranker_counts_soft_match_for_a_passage():
