@@ -179,7 +179,7 @@ def serve(chat: type[ChatApp], settings: Settings, host: str = "127.0.0.1", port
             say(f"built: {report.summary()}")
         engine.index  # noqa: B018 - load and check it now, not on the first question
         engine.embedder.encode(["warm up"])
-        engine.tokens  # noqa: B018 - the ranker's word-piece table: made now (once per model), not on a question
+        engine.soft_match  # noqa: B018 - the ranker's word-piece table: made now (once per model), not on a question
         server = launch(chat(engine, manage=auth is not None, build_embedder=builder), host, port, monitoring,
                         auth=auth, mcp=mcp)
     except (store.IndexLoadError, BuildError, ModelNotFound, OSError) as e:

@@ -100,6 +100,35 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+class TorchStates:
+    """A ``SentenceTransformer``'s output states behind the calls ``rag.tokenmatch`` makes of an
+    ``OnnxModel``: ``tokenizer`` (truncating as the model does), ``counter`` (whole texts), ``run`` and
+    ``last_states`` (here always a new run)."""
+
+    def __init__(self, st) -> None:  # noqa: ANN001 - SentenceTransformer, imported lazily
+        from tokenizers import Tokenizer
+
+        self.st = st
+        text = st.tokenizer.backend_tokenizer.to_str()
+        self.counter = Tokenizer.from_str(text)
+        self.counter.no_truncation()
+        self.counter.no_padding()
+        self.tokenizer = Tokenizer.from_str(text)
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(st.max_seq_length)
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = self.st[0].auto_model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        return out.last_hidden_state.float().numpy()
+
+    def last_states(self, text: str) -> np.ndarray:
+        ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
+        return self.run(ids, np.ones_like(ids))[0]
+
+
 class OnnxEmbedder:
     """The model on ONNX Runtime, exported from the local model folder on first use (then cached).
 

@@ -13,7 +13,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .config import Settings
 from .embedding import Embedder, make_embedder
 from .retrieval import retrieve
 from .types import Answer
+
+if TYPE_CHECKING:
+    from .tokenmatch import TokenMatch
 
 EMPTY_MESSAGE = "Please type a question."
 
@@ -57,8 +60,8 @@ class Engine:
         return other
 
     @property
-    def tokens(self) -> Any:
-        """The ranker's soft-match signal for this engine's model (``rag.tokenmatch``)."""
+    def soft_match(self) -> TokenMatch | None:
+        """The ranker's soft-match signal for this engine's model (``rag.tokenmatch``), made on first use."""
         from .tokenmatch import for_embedder
 
         return for_embedder(self.embedder, self.settings.cache_dir)
@@ -129,8 +132,10 @@ class Engine:
         mode, k = mode or self.settings.mode, k or self.settings.k
         model = self.model if self.settings.composer == "learned" or mode == "learned" else None
         depth = max(k, model.policy.select_passages) if model is not None else k
+        ranker = model.ranker if model is not None else None
         hits = retrieve(index, cleaned, q, mode, depth, self.settings.candidates, self.settings.rrf_k,
-                        allowed=allowed, ranker=model.ranker if model is not None else None, tokens=self.tokens)
+                        allowed=allowed, ranker=ranker,
+                        soft_match=self.soft_match if mode == "learned" and ranker is not None else None)
         t2 = time.perf_counter()
         if self.settings.composer == "learned" and model is not None:
             answer = compose_learned(index, cleaned, q, hits, model, k)

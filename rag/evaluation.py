@@ -78,7 +78,7 @@ def evaluate(engine: Any, questions: list[Question], mode: str, progress: Callab
             if cleaned not in vectors:
                 vectors[cleaned] = engine.embedder.encode([cleaned])[0]
             hits = retrieve(index, cleaned, vectors[cleaned], s.mode, DEPTH, s.candidates, s.rrf_k, ranker=ranker,
-                            tokens=engine.tokens)
+                            soft_match=engine.soft_match if ranker is not None else None)
         rec = score_question(check, q, answer, hits, s.k)
         records.append(rec)
         if progress:

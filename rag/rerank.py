@@ -74,8 +74,8 @@ def _title_share(index: Index, question: str, rows: np.ndarray, idf: dict[str, f
 
 
 def gather(index: Index, question: str, q: np.ndarray, n: int, idf: dict[str, float],
-           allowed: np.ndarray | None = None, tokens: TokenMatch | None = None) -> Candidates:
-    """Up to ``3 n`` candidate passages with their signals (``soft_match`` from ``tokens``, 0 without)."""
+           allowed: np.ndarray | None = None, soft_match: TokenMatch | None = None) -> Candidates:
+    """Up to ``3 n`` candidate passages with their signals (``soft_match`` 0 without one)."""
     dense = dense_search(index, q, n, allowed)
     lexical = bm25_search(index, expand(question, acronyms(index)), n, allowed)
     grid, _ = _chunk_sentence_matrix(index)
@@ -124,8 +124,8 @@ def gather(index: Index, question: str, q: np.ndarray, n: int, idf: dict[str, fl
     signals[:, 8] = [r in d_rank for r in rows]
     signals[:, 9] = [r in b_rank for r in rows]
     signals[:, 10] = [r in s_rank for r in rows]
-    if tokens is not None:  # relative to the best candidate, as bm25_rel is
-        soft = tokens.scores(index, question, rows, idf)
+    if soft_match is not None:  # relative to the best candidate, as bm25_rel is
+        soft = soft_match.scores(index, question, rows, idf)
         signals[:, 11] = soft - soft.max()
     return Candidates(arr, signals, dense_of, bm25_of)
 

@@ -14,25 +14,26 @@ from .types import Hit
 
 if TYPE_CHECKING:
     from .store import Index
+    from .tokenmatch import TokenMatch
 
 MODES = ("learned", "hybrid", "dense", "bm25")
 
 
 def retrieve(index: Index, question: str, q: np.ndarray, mode: str = "hybrid", k: int = 5,
              candidates: int = 50, rrf_k: int = 60, allowed: np.ndarray | None = None,
-             ranker: Any = None, tokens: Any = None) -> list[Hit]:
+             ranker: Any = None, soft_match: TokenMatch | None = None) -> list[Hit]:
     """The top ``k`` passages for the question (``q`` is its unit vector); ``allowed`` masks the chunks
     that may be returned (a scope of documents).
 
     Modes: ``dense`` (FAISS), ``bm25``, ``hybrid`` (the two fused by reciprocal rank), ``learned``
     (dense, BM25 and best-sentence search weighed by ``ranker``, a ``rag.selector.Linear`` over
-    ``rag.rerank.SIGNALS``, with ``tokens``' soft match, a ``rag.tokenmatch.TokenMatch``; reciprocal rank
+    ``rag.rerank.SIGNALS``, with ``soft_match``'s signal (``rag.tokenmatch``); reciprocal rank
     fusion of the three without a ranker).
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "learned":
-        return _learned(index, question, q, k, candidates, allowed, ranker, tokens)
+        return _learned(index, question, q, k, candidates, allowed, ranker, soft_match)
     dense = dense_search(index, q, candidates, allowed) if mode != "bm25" else []
     lexical = bm25_search(index, question, candidates, allowed) if mode != "dense" else []
     if mode == "dense":
@@ -54,8 +55,8 @@ def _hit(index: Index, i: int, score: float, cosine: float | None, bm25: float |
 
 
 def _learned(index: Index, question: str, q: np.ndarray, k: int, candidates: int, allowed: np.ndarray | None,
-             ranker: Any, tokens: Any = None) -> list[Hit]:
-    c = gather(index, question, q, candidates, index_idf(index), allowed, tokens if ranker is not None else None)
+             ranker: Any, soft_match: TokenMatch | None = None) -> list[Hit]:
+    c = gather(index, question, q, candidates, index_idf(index), allowed, soft_match if ranker is not None else None)
     if not len(c.rows):
         return []
     scores = ranker.proba(c.signals) if ranker is not None else fused(c)

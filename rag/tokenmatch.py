@@ -1,25 +1,24 @@
 """Soft word matching, a signal of the passage ranker: how well a passage's word pieces match the question's.
 
-Each word piece of the question, in its context (its state from one more run of the embedding model over
-the question), is matched to the most similar word piece of the passage; the matches are averaged,
-weighted by the idf of the word each piece belongs to (a stopword weighs nothing). Unlike the BM25 and
-dense scores this rewards a passage that says "director" where the question says "czar", piece by piece.
+Each word piece of the question, in its context (its output state from the embedding model), is matched
+to the most similar word piece of the passage; the matches are averaged, weighted by the idf of the word
+each piece belongs to (a stopword weighs nothing). Unlike the BM25 and dense scores this rewards a
+passage that says "director" where the question says "czar", piece by piece.
 
 A passage's pieces are not run through the model: each is looked up in a table holding, for every piece
 of the vocabulary, the model's output for that piece alone ("[CLS] piece [SEP]"). The table is computed
-once per model in a few seconds and cached beside the ONNX export (``tokens.npy``, float16 on disk, 23 MB,
-float32 in memory); a passage's
-pieces are tokenised the first time it is a candidate and kept. Both backends have it: on ONNX the
-question's states are the ones its embedding was computed from; on torch (``TorchModel``) the question
-runs once more.
-
-Chosen on document-held-out cross-validation of the train split (docs/answers.md).
+once per model and cached (``TABLE``: beside the ONNX export, or in ``<cache>/tokens/<key>/`` on torch;
+in memory only when the cache is read-only); a passage's pieces are tokenised the first time it is a
+candidate and kept with the index. On ONNX the question's states are the ones its embedding was computed
+from (``OnnxModel.last_states``); on torch (``rag.embedding.TorchStates``) the question runs once more.
+What it costs and what it gains: docs/answers.md and docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import weakref
 from functools import lru_cache
 from pathlib import Path
@@ -32,61 +31,68 @@ from .search import tokenize
 if TYPE_CHECKING:
     from .store import Index
 
-TABLE = "tokens.npy"
+TABLE = "tokens-v1.npy"  # the version goes up when the way the table is made changes
 _BATCH = 2048
-_KEEP = 100_000  # passages whose pieces are kept (about 0.6 KB each); past that the memo starts again
+_KEEP = 100_000  # passages of one index whose pieces are kept; past that the memo starts again
 
 
 class TokenMatch:
-    """The soft-match signal for one ONNX model (``rag.onnx_backend.OnnxModel``)."""
+    """The soft-match signal for one model: an ``OnnxModel`` or a ``TorchStates`` (both give ``tokenizer``,
+    ``counter``, ``run`` and ``last_states``)."""
 
-    def __init__(self, model: Any, folder: Path) -> None:
+    def __init__(self, model: Any, folder: Path | None) -> None:
         self.model = model
         self.table = vocabulary_states(model, folder).astype(np.float32)  # a gather of float16 rows is slow
-        self._pieces: dict[tuple[str, int], np.ndarray] = {}
         self.question = lru_cache(maxsize=256)(self._question)
 
     def _question(self, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
-        """The question's piece states (unit rows, special tokens dropped) and the word of each piece."""
+        """The question's piece states (unit rows, special pieces dropped) and the word of each piece."""
         enc = self.model.tokenizer.encode(text)
         states = self.model.last_states(text)[: len(enc.ids)]
         keep = [i for i, (s, e) in enumerate(enc.offsets) if e > s and not enc.special_tokens_mask[i]]
-        v = states[keep].astype(np.float32)
-        v /= np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
         words = []
         for i in keep:
             w = enc.word_ids[i]
             span = enc.word_to_chars(w) if w is not None else enc.offsets[i]
             words.append(text[span[0]:span[1]])
-        return v, tuple(words)
+        return unit_rows(states[keep]), tuple(words)
 
     def pieces(self, index: Index, rows: list[int]) -> list[np.ndarray]:
-        """Each passage's distinct vocabulary ids."""
-        key = index.index_id
-        missing = [r for r in rows if (key, r) not in self._pieces]
+        """Each passage's distinct vocabulary ids (kept with the index)."""
+        memo: dict[int, np.ndarray] = index.cached("chunk_pieces", dict)
+        found = {r: memo[r] for r in rows if r in memo}
+        missing = [r for r in rows if r not in found]
         if missing:
-            if len(self._pieces) + len(missing) > _KEEP:
-                self._pieces.clear()
-            for r, enc in zip(missing, self.model.counter.encode_batch(
-                    [index.chunks[r].text for r in missing], add_special_tokens=False)):
-                self._pieces[(key, r)] = np.unique(np.asarray(enc.ids, dtype=np.int32))
-        return [self._pieces[(key, r)] for r in rows]
+            encoded = self.model.counter.encode_batch([index.chunks[r].text for r in missing], add_special_tokens=False)
+            found |= {r: np.unique(np.asarray(e.ids, dtype=np.int32)) for r, e in zip(missing, encoded)}
+            if len(memo) + len(missing) > _KEEP:
+                memo.clear()
+            memo.update((r, found[r]) for r in missing)
+        return [found[r] for r in rows]
 
     def scores(self, index: Index, question: str, rows: list[int], idf: dict[str, float]) -> np.ndarray:
         """Each passage's idf-weighted mean, over the question's pieces, of its best piece's cosine."""
         v, words = self.question(question)
         w = piece_weights(words, idf)
+        out = np.zeros(len(rows), dtype=np.float32)
         if not len(rows) or not w.sum():
-            return np.zeros(len(rows), dtype=np.float32)
+            return out
         ids = self.pieces(index, rows)
         sizes = np.array([len(p) for p in ids])
-        if not sizes.sum():
-            return np.zeros(len(rows), dtype=np.float32)
-        vocab, where = np.unique(np.concatenate(ids), return_inverse=True)
+        full = np.flatnonzero(sizes)  # a passage of no pieces (whitespace only) scores 0
+        if not len(full):
+            return out
+        vocab, where = np.unique(np.concatenate([ids[i] for i in full]), return_inverse=True)
         sim = v @ self.table[vocab].T  # (question pieces, distinct passage pieces)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        best = np.maximum.reduceat(sim[:, where], np.minimum(starts, len(where) - 1), axis=1)
-        return np.where(sizes > 0, w @ best / w.sum(), 0.0).astype(np.float32)
+        starts = np.concatenate([[0], np.cumsum(sizes[full])[:-1]])
+        out[full] = w @ np.maximum.reduceat(sim[:, where], starts, axis=1) / w.sum()
+        return out
+
+
+def unit_rows(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32 rows of unit length (a zero row stays zero)."""
+    a = np.asarray(a, dtype=np.float32)
+    return a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
 
 
 def piece_weights(words: tuple[str, ...], idf: dict[str, float]) -> np.ndarray:
@@ -101,86 +107,71 @@ def piece_weights(words: tuple[str, ...], idf: dict[str, float]) -> np.ndarray:
     return np.array([idf.get(t[0], top) if t else 0.0 for t in terms], dtype=np.float32)
 
 
-def vocabulary_states(model: Any, folder: Path) -> np.ndarray:
+def vocabulary_states(model: Any, folder: Path | None) -> np.ndarray:
     """Every vocabulary piece's output state alone, as unit float16 rows: read from ``folder``, else
-    computed (seconds on two cores) and written there."""
-    path = folder / TABLE
-    try:
-        table = np.load(path)
-        if table.shape[0] == model.counter.get_vocab_size():
-            return table
-    except (OSError, ValueError):
-        pass
-    bounds = model.counter.encode("").ids  # the special pieces the model wraps a text in: [CLS], [SEP]
-    n = model.counter.get_vocab_size()
+    computed and written there (used, not kept, when ``folder`` is None or read-only)."""
+    n, dim = model.counter.get_vocab_size(), None
+    path = folder / TABLE if folder is not None else None
+    if path is not None:
+        try:
+            table = np.load(path)
+            if table.ndim == 2 and table.shape[0] == n:
+                return table
+        except (OSError, ValueError):
+            pass
+    # the special pieces the model wraps a text in ([CLS] x [SEP] for BERT; none for some models)
+    enc = model.counter.encode("x")
+    real = [i for i, m in enumerate(enc.special_tokens_mask) if not m][:1] or [0]
+    before, after = enc.ids[:real[0]], enc.ids[real[0] + 1:]
     rows = []
     for lo in range(0, n, _BATCH):
         ids = np.arange(lo, min(lo + _BATCH, n), dtype=np.int64)[:, None]
-        batch = np.hstack([np.full_like(ids, bounds[0]), ids, np.full_like(ids, bounds[-1])])
-        rows.append(model.run(batch, np.ones_like(batch))[:, 1])
-    table = np.vstack(rows)
-    table = (table / np.clip(np.linalg.norm(table, axis=1, keepdims=True), 1e-12, None)).astype(np.float16)
+        batch = np.hstack([np.tile(np.asarray(before, dtype=np.int64), (len(ids), 1)), ids,
+                           np.tile(np.asarray(after, dtype=np.int64), (len(ids), 1))])
+        rows.append(model.run(batch, np.ones_like(batch))[:, len(before)])
+        dim = rows[-1].shape[1]
+    table = unit_rows(np.vstack(rows) if rows else np.zeros((0, dim or 1))).astype(np.float16)
+    if path is not None:
+        _write(path, table)
+    return table
+
+
+def _write(path: Path, table: np.ndarray) -> None:
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".npy", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".npy", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             np.save(f, table)
         os.replace(tmp, path)
     except OSError:  # a read-only cache: the table is used, not kept
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-    return table
-
-
-class TorchModel:
-    """The torch backend's model (a ``SentenceTransformer``) behind the calls ``TokenMatch`` makes of an
-    ``OnnxModel``: ``tokenizer``, ``counter``, ``run`` and ``last_states``."""
-
-    def __init__(self, st: Any) -> None:
-        from tokenizers import Tokenizer
-
-        self.st = st
-        text = st.tokenizer.backend_tokenizer.to_str()
-        self.counter = Tokenizer.from_str(text)
-        self.counter.no_truncation()
-        self.counter.no_padding()
-        self.tokenizer = Tokenizer.from_str(text)
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(st.max_seq_length)
-
-    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            out = self.st[0].auto_model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
-        return out.last_hidden_state.float().numpy()
-
-    def last_states(self, text: str) -> np.ndarray:
-        ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
-        return self.run(ids, np.ones_like(ids))[0]
 
 
 _MADE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # embedder → its TokenMatch
+_MAKING = threading.Lock()  # two first questions at once make one table
 
 
 def for_embedder(embedder: Any, cache_dir: str | Path) -> TokenMatch | None:
     """The signal for the real model behind ``embedder`` (made once per embedder); None for any other
-    embedder (the tests' fake one). The table is cached beside the ONNX export, or on torch in
-    ``cache_dir/tokens/<key>``."""
-    from .embedding import OnnxEmbedder, SentenceTransformerEmbedder, resolve_model
+    embedder (the tests' fake one)."""
+    from .embedding import OnnxEmbedder, SentenceTransformerEmbedder, TorchStates, resolve_model
     from .onnx_backend import OnnxModel, cache_key, exported
 
-    if embedder in _MADE:
-        return _MADE[embedder]
-    inner = embedder.warm_up() if isinstance(embedder, OnnxEmbedder) else None
-    if isinstance(inner, OnnxModel):
-        made = TokenMatch(inner, exported(resolve_model(embedder.model_name), embedder.cache_dir, embedder.int8))
-    elif isinstance(inner or embedder, SentenceTransformerEmbedder):  # torch, chosen or fallen back to
-        torch_embedder = inner or embedder
-        folder = Path(cache_dir) / "tokens" / cache_key(resolve_model(torch_embedder.name), False)
-        folder.mkdir(parents=True, exist_ok=True)
-        made = TokenMatch(TorchModel(torch_embedder.warm_up()), folder)
-    else:
+    if not isinstance(embedder, (OnnxEmbedder, SentenceTransformerEmbedder)):
         return None
-    _MADE[embedder] = made
-    return made
+    with _MAKING:
+        if embedder in _MADE:
+            return _MADE[embedder]
+        inner = embedder.warm_up() if isinstance(embedder, OnnxEmbedder) else embedder
+        if isinstance(inner, OnnxModel):
+            made = TokenMatch(inner, exported(resolve_model(embedder.model_name), embedder.cache_dir, embedder.int8))
+        else:  # torch, chosen or fallen back to
+            folder: Path | None = Path(cache_dir) / "tokens" / cache_key(resolve_model(inner.name), False)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                folder = None
+            made = TokenMatch(TorchStates(inner.warm_up()), folder)
+        _MADE[embedder] = made
+        return made

@@ -89,7 +89,7 @@ def passage_data(engine: Any, questions: list[Question], vectors: dict[str, np.n
         if not q.answerable:
             continue
         c = gather(index, q.question, vectors[q.id], engine.settings.candidates, index_idf(index),
-                   tokens=engine.tokens)
+                   soft_match=engine.soft_match)
         allowed = check.allowed(q)
         xs.append(c.signals)
         ys.append([any(check.cover(q, index.chunks[int(r)].doc_id, index.chunks[int(r)].text, allowed))
@@ -105,7 +105,7 @@ def cases(engine: Any, questions: list[Question], vectors: dict[str, np.ndarray]
     out = []
     for q in questions:
         hits = retrieve(index, q.question, vectors[q.id], "learned", policy.select_passages,
-                        engine.settings.candidates, ranker=ranker, tokens=engine.tokens)
+                        engine.settings.candidates, ranker=ranker, soft_match=engine.soft_match)
         table, cands, x = question_units(index, q.question, vectors[q.id], hits, policy.seeds, policy.select_passages)
         info = table.info
         part_x = part_matrices(table, cands, hits, policy.select_passages)
