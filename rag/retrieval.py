@@ -56,7 +56,7 @@ def _hit(index: Index, i: int, score: float, cosine: float | None, bm25: float |
 
 def _learned(index: Index, question: str, q: np.ndarray, k: int, candidates: int, allowed: np.ndarray | None,
              ranker: Any, soft_match: TokenMatch | None = None) -> list[Hit]:
-    c = gather(index, question, q, candidates, index_idf(index), allowed, soft_match if ranker is not None else None)
+    c = gather(index, question, q, candidates, index_idf(index), allowed, soft_match)
     if not len(c.rows):
         return []
     scores = ranker.proba(c.signals) if ranker is not None else fused(c)

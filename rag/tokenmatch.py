@@ -160,6 +160,8 @@ def for_embedder(embedder: Any, cache_dir: str | Path) -> TokenMatch | None:
 
     if not isinstance(embedder, (OnnxEmbedder, SentenceTransformerEmbedder)):
         return None
+    if embedder in _MADE:  # every question after the first: no lock
+        return _MADE[embedder]
     with _MAKING:
         if embedder in _MADE:
             return _MADE[embedder]

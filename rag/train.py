@@ -83,13 +83,12 @@ class Case:
 
 def passage_data(engine: Any, questions: list[Question], vectors: dict[str, np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray]:
-    index, check = engine.index, EvidenceCheck(engine.index)
+    index, check, soft = engine.index, EvidenceCheck(engine.index), engine.soft_match
     xs, ys = [], []
     for q in questions:
         if not q.answerable:
             continue
-        c = gather(index, q.question, vectors[q.id], engine.settings.candidates, index_idf(index),
-                   soft_match=engine.soft_match)
+        c = gather(index, q.question, vectors[q.id], engine.settings.candidates, index_idf(index), soft_match=soft)
         allowed = check.allowed(q)
         xs.append(c.signals)
         ys.append([any(check.cover(q, index.chunks[int(r)].doc_id, index.chunks[int(r)].text, allowed))
@@ -101,11 +100,11 @@ def cases(engine: Any, questions: list[Question], vectors: dict[str, np.ndarray]
           policy: Policy) -> list[Case]:
     from .retrieval import retrieve
 
-    index, check = engine.index, EvidenceCheck(engine.index)
+    index, check, soft = engine.index, EvidenceCheck(engine.index), engine.soft_match
     out = []
     for q in questions:
         hits = retrieve(index, q.question, vectors[q.id], "learned", policy.select_passages,
-                        engine.settings.candidates, ranker=ranker, soft_match=engine.soft_match)
+                        engine.settings.candidates, ranker=ranker, soft_match=soft)
         table, cands, x = question_units(index, q.question, vectors[q.id], hits, policy.seeds, policy.select_passages)
         info = table.info
         part_x = part_matrices(table, cands, hits, policy.select_passages)
