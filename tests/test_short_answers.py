@@ -44,6 +44,17 @@ def test_what_a_question_asks_for(question, asks):
     # a reference to a section, an order or a page is not a count
     ("Sec. 5. Under section 2(b) of Executive Order 14028 (see page 12), 15 members sit on the board.", "count",
      ["15"]),
+    # places named in the gazetteer (GeoNames) come first, then those guessed from a preposition; a name of
+    # generic words alone ("the United States") is no answer to "which country"
+    ("Delegates of the United States, Kenya and Costa Rica met at the Harbour Forum in Lisbon.", "place",
+     ["Kenya", "Costa Rica", "Lisbon", "Harbour Forum"]),
+    ("Envoys flew in from Norway.", "place", ["Norway"]),
+    # a person after "to" is still a person; a place is not a person
+    ("Questions can go to Dana Whitfield at the press office.", "person", ["Dana Whitfield"]),
+    ("Envoys from Costa Rica arrived.", "person", []),
+    ("The call began at 4:30 P.M. EDT sharp.", "date", ["4:30 P.M. EDT"]),
+    ("Losses reached billions of U.S. dollars a year.", "amount", ["billions of U.S. dollars"]),
+    ("Warming must stay below 2 degrees Celsius.", "amount", ["2 degrees Celsius"]),
 ])
 def test_spans_of_each_kind(sentence, kind, spans):
     assert [m.text for m in entities.find(sentence, kind)] == spans
