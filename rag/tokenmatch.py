@@ -166,12 +166,13 @@ def for_embedder(embedder: Any, cache_dir: str | Path) -> TokenMatch | None:
         if embedder in _MADE:
             return _MADE[embedder]
         inner = embedder.warm_up() if isinstance(embedder, OnnxEmbedder) else embedder
-        if isinstance(inner, OnnxModel):
+        if isinstance(inner, OnnxModel) and isinstance(embedder, OnnxEmbedder):
             made = TokenMatch(inner, exported(resolve_model(embedder.model_name), embedder.cache_dir, embedder.int8))
         else:  # torch, chosen or fallen back to
-            folder: Path | None = Path(cache_dir) / "tokens" / cache_key(resolve_model(inner.name), False)
+            path = Path(cache_dir) / "tokens" / cache_key(resolve_model(inner.name), False)
+            folder: Path | None = path
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                path.mkdir(parents=True, exist_ok=True)
             except OSError:
                 folder = None
             made = TokenMatch(TorchStates(inner.warm_up()), folder)
