@@ -10,6 +10,7 @@ sources answer at all; a question asking for a name, place, date, duration, coun
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -148,6 +149,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     (the better unit on a tie); None when no quoted sentence holds one."""
     kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
     qlow = info.text.lower()
+    where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
     by_start = {c.start: c for c in answer.citations}
     for kind in kinds:
         best: tuple[int, ShortAnswer] | None = None
@@ -156,6 +158,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                 doc, sent = index.sentence(r)
                 c = by_start.get(sent.start)
                 found = [m for m in entities.find(sent.text, kind or "") if m.text.lower() not in qlow]
+                if where:  # "where was it held?": a place after "in" or "at" first
+                    found.sort(key=lambda m: not entities.locative(sent.text, m))
                 if c is None or not found:
                     continue
                 score = entities.overlap(sent.text, info.text)

@@ -16,6 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _NUM_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
               "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
@@ -47,7 +48,8 @@ _PATTERNS = {
     "duration": re.compile(rf"\b(?:\d+|{_NUM_WORDS})(?:[\s-]+(?:to|or)[\s-]+\d+)?[\s-]+(?:{_UNITS})\b|"
                            rf"\bwithin\s+(?:{_UNITS})\b", re.I),
     "date": re.compile(rf"\b\d{{1,2}}:\d\d(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s*(?:EST|EDT|ET|UTC|GMT)\b)?|"
-                       rf"\b(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+(?:19|20)\d\d)?\b|\b(?:19|20)\d\d\b|"
+                       rf"\b(?:(?:{_WEEKDAYS}),?\s+)?(?:{_MONTHS})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+(?:19|20)\d\d)?\b|"
+                       rf"\b(?:19|20)\d\d\b|"
                        rf"\b(?:fiscal|FY)\s*(?:year\s*)?(?:19|20)?\d\d\b"),
     "count": re.compile(rf"\b(?:(?:tens|hundreds) of )?(?:thousands|millions)\b(?! of dollars)|"
                         rf"\b\d[\d,]*\b(?!\s*(?:%|percent|{_UNITS}))|\b(?:{_NUM_WORDS})\b(?![\s-]+(?:{_UNITS}))", re.I),
@@ -60,6 +62,7 @@ _PATTERNS = {
 # an office named instead of its holder ("the Secretary of Commerce", "the Director of CISA")
 _OFFICE = re.compile(rf"\b(?:(?:Deputy |Under )?Secretary|Director|Administrator|Attorney General|Chair) of (?:the )?"
                      rf"(?:[A-Z]{{2,6}}\b|{_CAP}(?:\s+(?:and\s+)?{_CAP}){{0,3}})")
+_SHORT_FORM = re.compile(r"\s*\([A-Z][A-Za-z]{1,7}\)")
 _NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")  # a capitalised word inside a sentence
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _ITEM_NUMBER = re.compile(r"\d{1,2}[.)]\s")  # "2. Train every dock worker": a list number, not a count
@@ -88,11 +91,16 @@ def find(sentence: str, kind: str) -> list[Match]:
             if not text or text in _places() or re.search(r"\b(in|at|of)\s+$", sentence[max(0, start - 6):start]):
                 continue
         elif kind == "organisation":
+            if out and m.start() < out[-1].end:
+                continue
             stripped = re.sub(r"^(?:(?:[Tt]he|of|for|and|on)\s+)+", "", text)
             start += len(text) - len(stripped)
             text = stripped
             if text.lower() in _GENERIC or len(text) < 2:
                 continue
+            short = _SHORT_FORM.match(sentence, start + len(text))  # "Agency (CISA)": the name with its acronym
+            if short and " " in text:
+                text = sentence[start:short.end()]
         elif kind == "place":
             stripped = re.sub(r"^[Tt]he\s+", "", text)
             start += len(text) - len(stripped)
@@ -172,6 +180,16 @@ def _person(text: str, start: int) -> tuple[str, int]:
     if len(words) < 2 or any(w.lower() in _GENERIC for w in words):
         return "", start
     return text, start
+
+
+def locative(sentence: str, m: Match) -> bool:
+    """Whether the span follows "in" or "at" ("the summit in Madrid").
+
+    >>> s = "Leaders of Japan met at the summit in Madrid."
+    >>> [locative(s, m) for m in find(s, "place")]
+    [False, True]
+    """
+    return bool(re.search(r"\b(?:in|at)\s+(?:the\s+)?$", sentence[max(0, m.start - 10):m.start], re.I))
 
 
 def has(sentence: str, kind: str, question: str = "") -> bool:

@@ -55,6 +55,10 @@ def test_what_a_question_asks_for(question, asks):
     ("The call began at 4:30 P.M. EDT sharp.", "date", ["4:30 P.M. EDT"]),
     ("Losses reached billions of U.S. dollars a year.", "amount", ["billions of U.S. dollars"]),
     ("Warming must stay below 2 degrees Celsius.", "amount", ["2 degrees Celsius"]),
+    ("The files stay sealed until 6:00 a.m. on Friday, June 3rd.", "date", ["6:00 a.m.", "Friday, June 3rd"]),
+    # a name with its acronym is one short answer, right whether the reader knows the name or the acronym
+    ("Reports go to the Harbour Safety Agency (HSA) and then to DOT.", "organisation",
+     ["Harbour Safety Agency (HSA)", "DOT"]),
 ])
 def test_spans_of_each_kind(sentence, kind, spans):
     assert [m.text for m in entities.find(sentence, kind)] == spans
@@ -87,3 +91,12 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     short = short_answer(index, analyse("Who did Maria Okafor meet?"), [SimpleNamespace(rows=[0])], answer)
     assert short is not None and short.text == "Jon Reyes"
     assert short_answer(index, analyse("How long did it take?"), [SimpleNamespace(rows=[0])], answer) is None
+
+
+def test_where_questions_take_the_place_the_thing_happened_in():
+    index, answer, _ = _fake(["Envoys of Kenya and Peru attended the port summit in Lisbon."])
+    unit = [SimpleNamespace(rows=[0])]
+    where = short_answer(index, analyse("Where was the port summit held?"), unit, answer)
+    which = short_answer(index, analyse("Which country's envoys attended the port summit?"), unit, answer)
+    assert where is not None and where.text == "Lisbon"
+    assert which is not None and which.text == "Kenya"
