@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .entities import country_of
 from .search import tokenize
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -81,8 +82,8 @@ def unknown_names(question: str, vocabulary: Iterable[str] | dict) -> list[str]:
 
 
 def _place_of(word: str) -> list[str]:
-    """The place a demonym may name ("Russian" → "Russia", "Chinese" → "China", "Iranian" → "Iran"):
-    the sources say "Russia and China" where a question says "Russian and Chinese".
+    """The place a demonym or a capital may name ("Russian" → "Russia", "Chinese" and "Beijing" →
+    "China"): the sources say "Russia and China" where a question says "Russian and Chinese".
 
     >>> unknown_names("Why do Russian and Chinese hackers matter?", {"russia", "china", "hacker"})
     []
@@ -95,6 +96,7 @@ def _place_of(word: str) -> list[str]:
         forms += [w[:-3], w[:-3] + "a", w[:-3] + "e"]  # Iranian, Japanese, Chinese → China, Ukrainian
     if w.endswith("i"):
         forms.append(w[:-1])  # Israeli
+    forms += country_of(word).split()  # Beijing → China, Moscow → Russia
     return [f for f in forms if len(f) >= 3]
 
 

