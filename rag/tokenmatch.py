@@ -77,15 +77,21 @@ class TokenMatch:
         out = np.zeros(len(rows), dtype=np.float32)
         if not len(rows) or not w.sum():
             return out
+        v, w = v[w > 0], w[w > 0]  # a stopword's piece weighs nothing: not matched at all
         ids = self.pieces(index, rows)
         sizes = np.array([len(p) for p in ids])
         full = np.flatnonzero(sizes)  # a passage of no pieces (whitespace only) scores 0
         if not len(full):
             return out
-        vocab, where = np.unique(np.concatenate([ids[i] for i in full]), return_inverse=True)
+        every = np.concatenate([ids[i] for i in full])
+        seen = np.zeros(len(self.table), dtype=bool)  # the distinct pieces, without sorting
+        seen[every] = True
+        vocab = np.flatnonzero(seen)
+        place = np.empty(len(self.table), dtype=np.int32)
+        place[vocab] = np.arange(len(vocab), dtype=np.int32)
         sim = v @ self.table[vocab].T  # (question pieces, distinct passage pieces)
         starts = np.concatenate([[0], np.cumsum(sizes[full])[:-1]])
-        out[full] = w @ np.maximum.reduceat(sim[:, where], starts, axis=1) / w.sum()
+        out[full] = w @ np.maximum.reduceat(sim[:, place[every]], starts, axis=1) / w.sum()
         return out
 
 
