@@ -38,18 +38,14 @@ def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], mode
     return table, cands, x, model.selector.proba(x) if len(cands) else np.zeros(0)
 
 
-TYPE_UNITS = 2  # the asked-for kind counts as missing when none of the best units holds it
-
-
 def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, hits: list[Hit]) -> np.ndarray:
     """The ``ABSTAIN_FEATURES`` of a question, from its best unit and its passages."""
     vocab = index.bm25.vocab_dict if index.bm25 is not None else {}
     order = np.argsort(-p)
     best = x[order[0]] if len(order) else np.zeros(len(FEATURES))
-    missing = float(x[order[:TYPE_UNITS], _F["type_missing"]].min()) if len(order) else 0.0
     return np.array([
         p[order[0]] if len(order) else 0.0,
-        best[_F["cos_max"]], best[_F["overlap"]], missing,
+        best[_F["cos_max"]], best[_F["overlap"]], best[_F["type_missing"]],
         float(bool(unknown_names(info.text, vocab))), float(x[:, _F["cos_max"]].max()) if len(x) else 0.0,
         float(any(h.bm25 for h in hits)),
     ], dtype=np.float64)

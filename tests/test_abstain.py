@@ -35,25 +35,3 @@ def test_a_capital_names_its_country_and_a_demonym_its_place():
 def test_reason_to_abstain():
     assert reason_to_abstain("When was it signed?", ["It was signed in May 2023."], {}) == ""
     assert "a date" in reason_to_abstain("When was it signed?", ["It was signed by the President."], {})
-
-
-def test_the_asked_for_kind_is_missing_only_when_neither_of_the_two_best_units_holds_it():
-    """The best unit is often the half that refers back ("It criticizes these countries ..."); the
-    country it means is in the runner-up, and the question is answerable."""
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from rag.compose import abstain_row
-    from rag.features import FEATURES
-    from rag.question import analyse
-    from rag.selector import ABSTAIN_FEATURES
-
-    col, at = FEATURES.index("type_missing"), ABSTAIN_FEATURES.index("type_missing")
-    x = np.zeros((3, len(FEATURES)))
-    x[:, col] = [1.0, 0.0, 1.0]  # the best unit lacks a place, the second holds one
-    index = SimpleNamespace(bm25=None)
-    hits = [SimpleNamespace(bm25=1.0)]
-    info = analyse("which countries are criticized for that?")
-    assert abstain_row(index, info, x, np.array([0.9, 0.8, 0.1]), hits)[at] == 0.0
-    assert abstain_row(index, info, x, np.array([0.9, 0.1, 0.8]), hits)[at] == 1.0  # third place is too far
