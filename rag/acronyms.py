@@ -51,7 +51,22 @@ def expand(question: str, table: dict[str, str]) -> str:
     """The question with the other form of every acronym or long form it uses appended."""
     if not table:
         return question
-    extra = [table[w.lower()] for w in re.findall(r"[A-Za-z][A-Za-z0-9&-]+", question) if w.lower() in table]
+    extra = [form for w in re.findall(r"[A-Za-z][A-Za-z0-9&-]+", question) if (form := _lookup(w, table))]
     low = question.lower()
     extra += [a.upper() for a, long_form in table.items() if len(long_form) > 8 and long_form.lower() in low]
     return " ".join([question, *dict.fromkeys(extra)]) if extra else question
+
+
+def _lookup(word: str, table: dict[str, str]) -> str:
+    """The long form of an acronym, singular or plural whichever the documents defined ("SRMA" asked,
+    "Sector Risk Management Agencies (SRMAs)" defined); "" for any other word.
+
+    >>> _lookup("SRMA", {"srmas": "Sector Risk Management Agencies"}), _lookup("CSRBs", {"csrb": "Board"})
+    ('Sector Risk Management Agencies', 'Board')
+    """
+    low = word.lower()
+    if low in table:
+        return table[low]
+    if word[:2].isupper():  # an acronym, not a word such as "agencie(s)"
+        return table.get(low + "s") or (table.get(low[:-1], "") if low.endswith("s") else "")
+    return ""
