@@ -80,7 +80,8 @@ TODAY = {
     "s13": ("answers", "build solid coalitions of governments, businesses, and civil"),
     "s14": ("answers", "Working with other federal agencies"),
     "s15": ("answers", "The concept of digital solidarity rests on efforts to build digital and cyber capacity"),
-    "s16": ("answers", "rights-respecting cyberspace and digital technologies strategy is fundamental"),
+    "s16": ("answers", "During the RSA conference, in San Francisco"),  # reference: "... is fundamental" (quoted
+    # until the retrain with singular/plural acronyms, which moved BM25's weight; docs/answers.md)
     "s17": ("answers", "when we work together to shape the international environment"),
     "s18": ("answers", "more cooperation among allied countries around rights-respecting digital"),
     "s19": ("answers", "ensuring a secure, open, and vibrant technological future"),
