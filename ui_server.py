@@ -97,7 +97,7 @@ class Server:
 
     def close(self) -> None:
         if self.gradio_app is not None:
-            self.gradio_app.stop_event.set()  # ends the event streams: the server can stop  # type: ignore[attr-defined]  # ends the event streams: the server can stop
+            self.gradio_app.stop_event.set()  # ends the event streams: the server can stop
         self.demo.close(verbose=False)
         self.uvicorn.should_exit = True
         self.thread.join(10)

