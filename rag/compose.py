@@ -38,14 +38,21 @@ def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], mode
     return table, cands, x, model.selector.proba(x) if len(cands) else np.zeros(0)
 
 
-def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, hits: list[Hit]) -> np.ndarray:
+def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, hits: list[Hit],
+                cands: list[Unit] | None = None) -> np.ndarray:
     """The ``ABSTAIN_FEATURES`` of a question, from its best unit and its passages."""
     vocab = index.bm25.vocab_dict if index.bm25 is not None else {}
     order = np.argsort(-p)
     best = x[order[0]] if len(order) else np.zeros(len(FEATURES))
+    missing = best[_F["type_missing"]]
+    if missing and cands and best[_F["backref_first"]]:  # "It criticizes these countries": what "these" names
+        first = cands[order[0]].rows[0]
+        if first > 0 and index.sentence_rows[first - 1][0] == index.sentence_rows[first][0] \
+                and entities.has(index.sentence_text(first - 1), info.asks or "", info.text.lower()):
+            missing = 0.0
     return np.array([
         p[order[0]] if len(order) else 0.0,
-        best[_F["cos_max"]], best[_F["overlap"]], best[_F["type_missing"]],
+        best[_F["cos_max"]], best[_F["overlap"]], missing,
         float(bool(unknown_names(info.text, vocab))), float(x[:, _F["cos_max"]].max()) if len(x) else 0.0,
         float(any(h.bm25 for h in hits)),
     ], dtype=np.float64)
@@ -80,7 +87,12 @@ def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, wo
     order = np.argsort(-p, kind="stable")
     if not len(order):
         return []
-    take(int(order[0]))
+    top = int(order[0])
+    if cands[top].kind == "sentence" and x[top, _F["backref_first"]]:
+        # "It criticizes these countries ...": quoted with the sentence "these" refers to
+        r = cands[top].rows[0]
+        top = next((i for i, u in enumerate(cands) if u.kind == "pair" and u.rows == (r - 1, r)), top)
+    take(top)
     for pp in part_p or []:
         best = int(np.argmax(pp))
         if pp[best] >= pol.min_p and not used.intersection(cands[best].rows):
@@ -102,7 +114,7 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
     info = table.info
     if not cands:
         return Answer(question, "", True, (), (), listed, 0.0, ABSTAIN_MESSAGE, index_id=index.index_id)
-    arow = abstain_row(index, info, x, p, hits)
+    arow = abstain_row(index, info, x, p, hits, cands)
     answerable = float(model.abstain.proba(arow[None, :])[0])
     if answerable < model.policy.abstain_below:
         return Answer(question, "", True, (), (), listed, answerable, _why_not(index, info, arow),

@@ -212,7 +212,7 @@ def train(engine: Any, questions: list[Question], say: Any = print) -> tuple[Mod
     answerable = [c for c in data if c.q.answerable and len(c.cands)]
     selector = soft_fit(np.vstack([c.x for c in answerable]), np.concatenate([c.labels for c in answerable]), FEATURES)
     probs = out_of_fold(data)
-    rows = np.array([abstain_row(engine.index, c.info, c.x, p, c.hits) if len(c.cands)
+    rows = np.array([abstain_row(engine.index, c.info, c.x, p, c.hits, c.cands) if len(c.cands)
                      else np.zeros(len(ABSTAIN_FEATURES)) for c, p in zip(data, probs)])
     labels = np.array([c.q.answerable for c in data])
     abstain = fit_linear(rows, labels.astype(int), ABSTAIN_FEATURES, signs=SIGNS["abstain"])

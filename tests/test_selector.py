@@ -15,7 +15,7 @@ import pytest
 
 from rag import entities
 from rag.config import Settings
-from rag.features import static_of
+from rag.features import FEATURES, static_of
 from rag.question import analyse, split_parts
 
 from .conftest import DATA, ROOT
@@ -112,6 +112,22 @@ def test_a_two_part_question_gets_both_halves_and_a_back_reference_keeps_its_ant
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("question", [
+    "Which countries does the strategy criticize for a governance model that emphasizes domestic control?",
+    "which countries get criticized for a state-centric, domestic-control model of the internet"])
+def test_a_back_reference_that_wins_is_quoted_with_the_sentence_it_refers_to(sources_index, real_embedder, question):
+    # "It criticizes these countries ..." names no country; the sentence before it does ("Russia and China"):
+    # the answer is not refused for lacking a place, and quotes both sentences
+    from rag.engine import Engine
+
+    a, said = _answer(Engine(sources_index, real_embedder), question)
+    assert not a.abstained, a.message
+    at = next(i for i, s in enumerate(said) if s.startswith("It criticizes these countries"))
+    assert at > 0 and "Russia and China" in said[at - 1]
+    assert a.short_answer is not None and a.short_answer.text in ("Russia", "China", "Russia and China")
+
+
+@pytest.mark.e2e
 def test_a_definition_beats_a_sentence_that_only_uses_the_term(engine):
     _, said = _answer(engine, "What does zero-trust gateway mean?")
     assert said[0].startswith("A zero-trust gateway is a checkpoint")
@@ -188,6 +204,23 @@ def test_each_part_of_a_two_part_question_gets_its_best_unit():
     cands = [Unit((1,), "sentence", 0), Unit((2,), "sentence", 0), Unit((9,), "sentence", 1)]
     p = np.array([0.9, 0.5, 0.3])  # the third unit is far below the best: alone it would not be quoted
     info = analyse("What did the port launch, and where?")
-    assert pick(info, cands, np.zeros((3, 1)), p, [10, 10, 10], model) == [0]
+    x = np.zeros((3, len(FEATURES)))
+    assert pick(info, cands, x, p, [10, 10, 10], model) == [0]
     parts = [np.array([0.9, 0.1, 0.1]), np.array([0.1, 0.2, 0.8])]
-    assert pick(info, cands, np.zeros((3, 1)), p, [10, 10, 10], model, parts) == [0, 2]
+    assert pick(info, cands, x, p, [10, 10, 10], model, parts) == [0, 2]
+
+
+def test_a_back_reference_is_quoted_with_its_antecedent():
+    from rag.compose import pick
+    from rag.features import Unit
+    from rag.selector import Linear, Model, Policy
+
+    dummy = Linear(("x",), np.zeros(1), 0.0, np.zeros(1), np.ones(1))
+    model = Model(dummy, dummy, dummy, Policy(relative=0.9, min_p=0.2, max_words=70, max_units=1))
+    cands = [Unit((5,), "sentence", 0), Unit((4, 5), "pair", 0), Unit((5, 6), "pair", 0)]
+    p = np.array([0.9, 0.4, 0.5])
+    x = np.zeros((3, len(FEATURES)))
+    info = analyse("Which countries are criticized?")
+    assert pick(info, cands, x, p, [10, 20, 20], model) == [0]  # "It was ..." alone when it refers to nothing
+    x[0, FEATURES.index("backref_first")] = 1.0
+    assert pick(info, cands, x, p, [10, 20, 20], model) == [1]  # with the sentence before it, not after it
