@@ -74,8 +74,25 @@ class QuestionInfo:
     parts: tuple[str, ...]  # two-part questions: each part; else just the question
 
 
+_LEADING_CLAUSE = re.compile(rf"^\s*(?:when|if|once|while|since|after|before|as)\b[^?]*?,\s*(?={_WH}\b)", re.I)
+_DOCUMENT_LENGTH = re.compile(r"\bhow long (is|was|are|were) (the |this |that |its |their |[\w'’.-]+ ){0,6}"
+                              r"(document|report|strategy|plan|memo|memorandum|fact sheet|text|paper|order|statement|"
+                              r"speech|article|declaration|piece)s?\b", re.I)
+
+
 def expected(question: str) -> str | None:
-    """The kind of short answer the question asks for, or None."""
+    """The kind of short answer the question asks for, or None: read from the main clause ("When the
+    memo says X, what does that mean?" asks for no date), and "how long is the document" asks for a count
+    (of pages), not a duration.
+
+    >>> expected("When the memo says 'in coordination with', what does that mean?") is None
+    True
+    >>> expected("How long is Blinken's strategy document?")
+    'count'
+    """
+    question = _LEADING_CLAUSE.sub("", question, count=1)
+    if _DOCUMENT_LENGTH.search(question):
+        return "count"
     for kind, pattern in _ASKS:
         if pattern.search(question):
             return kind
@@ -92,7 +109,7 @@ def split_parts(question: str) -> tuple[str, ...]:
     """
     pieces = [p.strip(" ,;?") for p in _SPLIT.split(question.strip())]
     pieces = [p for p in pieces if len(re.findall(r"\w+", p)) >= 1]
-    if len(pieces) < 2 or len(pieces) > 3:
+    if len(pieces) < 2 or len(pieces) > 3 or len(pieces[0].split()) < 2:  # "When, and aboard what, did ...?"
         return (question.strip(),)
     # the later part must ask something of its own, not continue a noun phrase ("X and Y policy")
     if not all(re.match(rf"(?:also\s+)?{_WH}\b", p, re.I) or p is pieces[0] for p in pieces):

@@ -33,6 +33,10 @@ from .conftest import DATA, ROOT
     ("Which four areas does the strategy cover?", None),  # a count word is not a count question
     ("What are the four areas of action?", None),
     ("What is digital solidarity?", None),
+    ("When the memo says an agency acts 'in coordination with' others, what does that mean?", None),  # main clause
+    ("If a port is hacked, who must it tell?", "person"),
+    ("How long is the strategy document?", "count"),  # its pages, not a duration
+    ("How long is the review panel's term?", "duration"),
 ])
 def test_what_a_question_asks_for(question, asks):
     assert analyse(question).asks == asks
@@ -46,6 +50,8 @@ def test_definitions_reasons_lists_and_two_parts_are_recognised():
                                                                              "who does it pay?")
     assert split_parts("What are the goals and priorities of the plan?") == (
         "What are the goals and priorities of the plan?",)
+    assert split_parts("When, and where, did Truman sign the law?") == (  # no one-word first part
+        "When, and where, did Truman sign the law?",)
 
 
 @pytest.mark.parametrize("sentence, kind, found", [
