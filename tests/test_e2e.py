@@ -71,9 +71,11 @@ TODAY = {
     "s04": ("answers", "Integration of cyber security, sustainable development and technological innovation"),
     "s05": ("answers", "the willingness to work together on shared goals"),
     "s06": ("answers", "Antony Blinken recently announced"),  # the official title (second part) is not quoted
-    "s07": ("abstains", "No passage close to the question gives a duration"),  # reference: 54 pages, answerable
+    "s07": ("answers", "detailed in a 54-page document"),  # "how long is the document" asks for pages (it abstained
+    # for lacking a duration until then); the second part, digital solidarity, is not quoted
     "s08": ("answers", "The strategy focuses on the concept of digital solidarity"),  # misses the reference's goals
-    "s09": ("abstains", "No passage close to the question gives a place"),  # reference: Russia and China
+    "s09": ("answers", "like Russia and China"),  # abstained until "It criticizes these countries" was read
+    # with the sentence it refers to
     "s10": ("answers", "challenging the existing multi-stakeholder processes"),  # abstained on "Russian" before
     "s11": ("answers", "similar to the support previously provided to Ukraine, Costa Rica, and Albania"),
     "s12": ("answers", "hunt forward missions and the Joint Ransomware Task Force"),
