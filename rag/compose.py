@@ -176,11 +176,18 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                     continue
                 score = entities.overlap(sent.text, info.text)
                 if best is None or score > best[0]:
-                    m = found[0]
+                    m = entities.run_of(sent.text, found, found[0]) if _SEVERAL.search(info.text) else found[0]
                     best = (score, ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or ""))
         if best is not None:
             return best[1]
     return None
+
+
+# a question asking for several ("which countries", "who are the members"): an enumeration is one short answer
+_SEVERAL = re.compile(r"\b(?:which|what)\s+(?:(?-i:[A-Z]{2,})\s+|other\s+|two\s+|three\s+|four\s+)?"
+                      r"(?!does\b|has\b|was\b)[a-z]+(?:ies|[^su'’]s)\b|"
+                      r"\bwho (?:are|were)\b|"
+                      r"\bwhos in\b|\bwho(?:'s| is) in\b", re.I)
 
 
 def _why_not(index: Index, info: QuestionInfo, arow: np.ndarray) -> str:

@@ -93,7 +93,9 @@ def find(sentence: str, kind: str) -> list[Match]:
         start, text = m.start(group), m.group(group)
         if kind == "person":
             text, start = _person(text, start)
-            if not text or text in _places() or re.search(r"\b(in|at|of)\s+$", sentence[max(0, start - 6):start]):
+            if not text or text in _places() or re.search(r"\b(in|at|of)\s+$", sentence[max(0, start - 6):start]) \
+                    or re.match(r"\s+[A-Z][a-z]", sentence[start + len(text):]) \
+                    or re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text):  # "Rights Respecting Digital Future", "Last March"
                 continue
         elif kind == "organisation":
             if out and m.start() < out[-1].end:
@@ -206,6 +208,21 @@ def overlap(sentence: str, question: str) -> int:
     """
     words = {w[:5] for w in re.findall(r"[a-z0-9]+", question.lower()) if w not in _STOP and len(w) > 2}
     return len(words & {w[:5] for w in re.findall(r"[a-z0-9]+", sentence.lower())})
+
+
+def run_of(sentence: str, found: list[Match], first: Match) -> Match:
+    """``first`` joined with the spans of ``found`` that follow it as one enumeration ("Ukraine, Costa Rica,
+    and Albania"), for a question asking for several.
+
+    >>> s = "support provided to Ukraine, Costa Rica, and Albania."
+    >>> run_of(s, find(s, "place"), find(s, "place")[0]).text
+    'Ukraine, Costa Rica, and Albania'
+    """
+    end = first.end
+    for m in sorted(found, key=lambda m: m.start):
+        if m.start >= end and re.fullmatch(r",? (?:and |or )?|, ", sentence[end:m.start]):
+            end = m.end
+    return Match(sentence[first.start:end], first.start, end, first.kind)
 
 
 def _person(text: str, start: int) -> tuple[str, int]:

@@ -61,6 +61,10 @@ def test_definitions_reasons_lists_and_two_parts_are_recognised():
     ("It costs $12 million over four years.", "amount", ["$12 million"]),
     ("2. Train every dock worker;", "count", []),  # a list number is not a count
     ("More than 60 countries signed on April 28, 2022.", "date", ["April 28, 2022"]),
+    # a title-cased phrase and a month are no one's name
+    ("The State Department launched a Secure and Rights Respecting Digital Future strategy.", "person", []),
+    ("Last March, Belarus voted with Russia.", "person", []),
+    ("The talk was given by June Smith.", "person", ["June Smith"]),
 ])
 def test_entity_spans(sentence, kind, found):
     assert [m.text for m in entities.find(sentence, kind)] == found
@@ -131,6 +135,16 @@ def test_a_back_reference_that_wins_is_quoted_with_the_sentence_it_refers_to(sou
     at = next(i for i, s in enumerate(said) if s.startswith("It criticizes these countries"))
     assert at > 0 and "Russia and China" in said[at - 1]
     assert a.short_answer is not None and a.short_answer.text in ("Russia", "China", "Russia and China")
+
+
+def test_a_question_asking_for_several_gets_the_whole_enumeration_as_its_short_answer():
+    from rag.compose import _SEVERAL
+
+    s = "Aid went to Ukraine, Costa Rica, and Albania last year."
+    assert entities.run_of(s, entities.find(s, "place"), entities.find(s, "place")[0]).text == \
+        "Ukraine, Costa Rica, and Albania"
+    assert _SEVERAL.search("which countries did the US help") and _SEVERAL.search("Which NSC leaders spoke?")
+    assert not _SEVERAL.search("Which agency leads it?") and not _SEVERAL.search("What does it mean?")
 
 
 @pytest.mark.e2e

@@ -100,3 +100,13 @@ def test_where_questions_take_the_place_the_thing_happened_in():
     which = short_answer(index, analyse("Which country's envoys attended the port summit?"), unit, answer)
     assert where is not None and where.text == "Lisbon"
     assert which is not None and which.text == "Kenya"
+
+
+def test_a_question_asking_for_several_gets_the_whole_enumeration():
+    index, answer, text = _fake(["Envoys of Kenya, Peru and Chile attended the port summit in Lisbon."])
+    unit = [SimpleNamespace(rows=[0])]
+    several = short_answer(index, analyse("Which countries sent envoys to the port summit?"), unit, answer)
+    one = short_answer(index, analyse("Which country sent an envoy to the port summit?"), unit, answer)
+    assert several is not None and several.text == "Kenya, Peru and Chile"
+    assert text[several.start:several.end] == several.text
+    assert one is not None and one.text == "Kenya"
