@@ -15,10 +15,15 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container
+from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from .entities import country_of
 from .search import tokenize
+
+if TYPE_CHECKING:
+    from .store import Index
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
@@ -52,14 +57,38 @@ def has_type(sentence: str, kind: str, question: str) -> bool:
     return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
 
 
-def unknown_names(question: str, vocabulary: Iterable[str] | dict) -> list[str]:
+class KnownTerms:
+    """The terms an index knows: its passages' (BM25's vocabulary) and its documents' titles and file
+    names. A speech whose text never names its speaker is still about him: "Remarks by National
+    Security Advisor Jake Sullivan ..." is a title, kept apart from the text."""
+
+    def __init__(self, words: Container[str], named: set[str]) -> None:
+        self.words, self.named = words, named
+
+    def __contains__(self, term: object) -> bool:
+        return term in self.words or term in self.named
+
+
+def known_terms(index: Index) -> KnownTerms:
+    """The index's ``KnownTerms`` (made once per index)."""
+    def make() -> KnownTerms:
+        docs = index.manifest.get("documents", [])
+        names = [f"{d.get('title', '')} {re.sub(r'[-_.]+', ' ', PurePath(str(d.get('source', ''))).stem)}"
+                 for d in docs]
+        return KnownTerms(index.bm25.vocab_dict if index.bm25 is not None else {},
+                          {t for terms in tokenize(names) for t in terms} if names else set())
+
+    return index.cached("known_terms", make)
+
+
+def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
     """Names in the question (runs of capitalised words after its first word) with a word the index
     has never seen.
 
     >>> unknown_names("What did Chris Inglis say about CISA?", {"cisa", "chris"})
     ['Chris Inglis']
     """
-    vocab = vocabulary if isinstance(vocabulary, dict) else set(vocabulary)
+    vocab = vocabulary
     names: list[list[str]] = []
     previous_capital = False
     for i, word in enumerate(re.findall(r"[A-Za-z][\w'’.-]*", question)):
@@ -100,7 +129,7 @@ def _place_of(word: str) -> list[str]:
     return [f for f in forms if len(f) >= 3]
 
 
-def reason_to_abstain(question: str, best_sentences: list[str], vocabulary: Iterable[str] | dict) -> str:
+def reason_to_abstain(question: str, best_sentences: list[str], vocabulary: Container[str]) -> str:
     """'' to answer, else why not (for the message under "The sources don't answer this.")."""
     missing = unknown_names(question, vocabulary)
     if missing:

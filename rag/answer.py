@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .abstain import reason_to_abstain
+from .abstain import known_terms, reason_to_abstain
 from .chunking import LIST_ITEM
 from .config import Settings
 from .features import list_rows
@@ -47,7 +47,7 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], setting
                       index_id=index.index_id)
     if settings.answer_checks:
         best = [texts[rows[i]] for i in np.argsort(-scores)[:settings.max_sentences + 2]]
-        why = reason_to_abstain(question, best, index.bm25.vocab_dict if index.bm25 is not None else {})
+        why = reason_to_abstain(question, best, known_terms(index))
         if why:
             return Answer(question, "", True, (), (), tuple(hits), confidence, f"{ABSTAIN_MESSAGE} {why}",
                           index_id=index.index_id)

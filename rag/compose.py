@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import entities
-from .abstain import unknown_names
+from .abstain import known_terms, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
 from .question import QuestionInfo
@@ -41,7 +41,7 @@ def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], mode
 def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, hits: list[Hit],
                 cands: list[Unit] | None = None) -> np.ndarray:
     """The ``ABSTAIN_FEATURES`` of a question, from its best unit and its passages."""
-    vocab = index.bm25.vocab_dict if index.bm25 is not None else {}
+    vocab = known_terms(index)
     order = np.argsort(-p)
     best = x[order[0]] if len(order) else np.zeros(len(FEATURES))
     missing = best[_F["type_missing"]]
@@ -191,7 +191,7 @@ _SEVERAL = re.compile(r"\b(?:which|what)\s+(?:(?-i:[A-Z]{2,})\s+|other\s+|two\s+
 
 
 def _why_not(index: Index, info: QuestionInfo, arow: np.ndarray) -> str:
-    vocab = index.bm25.vocab_dict if index.bm25 is not None else {}
+    vocab = known_terms(index)
     missing = unknown_names(info.text, vocab)
     if missing:
         return f"{ABSTAIN_MESSAGE} The sources never mention {', '.join(missing)}."

@@ -95,7 +95,8 @@ def find(sentence: str, kind: str) -> list[Match]:
             text, start = _person(text, start)
             if not text or text in _places() or re.search(r"\b(in|at|of)\s+$", sentence[max(0, start - 6):start]) \
                     or re.match(r"\s+[A-Z][a-z]", sentence[start + len(text):]) \
-                    or re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text):  # "Rights Respecting Digital Future", "Last March"
+                    or re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text):
+                # the last two: a title-cased phrase ("Rights Respecting Digital Future"), a date ("Last March")
                 continue
         elif kind == "organisation":
             if out and m.start() < out[-1].end:

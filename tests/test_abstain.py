@@ -35,3 +35,24 @@ def test_a_capital_names_its_country_and_a_demonym_its_place():
 def test_reason_to_abstain():
     assert reason_to_abstain("When was it signed?", ["It was signed in May 2023."], {}) == ""
     assert "a date" in reason_to_abstain("When was it signed?", ["It was signed by the President."], {})
+
+
+@pytest.mark.e2e
+def test_a_name_only_the_title_gives_is_known(tmp_path, real_embedder):
+    # a speech whose text never names its speaker: the title ("Remarks by ... Jane Roe") does, and in an
+    # index of that speech alone a question about Roe is answered, not refused as "never mentioned"
+    from rag.abstain import known_terms
+    from rag.engine import Engine
+
+    from .conftest import index_sources
+
+    speech = ('---\ntitle: "Remarks by Harbor Master Jane Roe on Port Safety"\n---\n\n'
+              "Thank you all for coming today. Our cranes are the heart of this port, and we will protect them "
+              "from intrusion with new gateways by 2027. Every dock worker will be trained in basic cyber "
+              "hygiene this year. We will share threat warnings with neighbouring ports every week.\n")
+    settings = index_sources(tmp_path, real_embedder, texts={"remarks-harbor-master.md": speech})
+    engine = Engine(settings, real_embedder)
+    assert "roe" in known_terms(engine.index) and "roe" not in engine.index.bm25.vocab_dict
+    a = engine.ask("What did Roe say about protecting the cranes?")
+    assert "never mention" not in a.message and not a.abstained
+    assert unknown_names("What did Nathaniel Fick say?", known_terms(engine.index)) == ["Nathaniel Fick"]
