@@ -28,7 +28,7 @@ from .rerank import SIGNALS
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "selector.json"
 ABSTAIN_FEATURES = ("p_top", "cos_max", "overlap", "type_missing", "unknown_name",
-                    "sent_top", "bm25_hit")
+                    "sent_top", "bm25_hit", "off_topic")
 
 
 @dataclass(frozen=True)

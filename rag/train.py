@@ -49,7 +49,7 @@ SIGNS = {
                  "same_doc_top": 1, "colon_single": -1, "asks_back": -1, "cos_gap": -1, "overlap_gap": -1,
                  "cos_rank": 1, "overlap_rank": 1},
     "abstain": {"p_top": 1, "cos_max": 1, "overlap": 1, "type_missing": -1, "unknown_name": -1,
-                "sent_top": 1, "bm25_hit": 1},
+                "sent_top": 1, "bm25_hit": 1, "off_topic": -1},
 }
 
 

@@ -177,6 +177,16 @@ def test_a_figure_the_documents_never_give_is_not_answered(engine):
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("question", ["What's a good recipe for banana bread?", "whats the weather in seattle tomorrow",
+                                      "best gaming laptop under 1000 dollars"])
+def test_a_question_far_from_every_passage_is_refused_as_off_topic(sources_index, real_embedder, question):
+    from rag.engine import Engine
+
+    a = Engine(sources_index, real_embedder).ask(question)
+    assert a.abstained and "Nothing in them is close to the question" in a.message, a.message
+
+
+@pytest.mark.e2e
 def test_a_passage_about_something_else_is_found_by_its_one_answering_sentence(engine):
     from rag.rerank import SIGNALS, gather
     from rag.search import index_idf
