@@ -169,6 +169,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     qlow = info.text.lower()
     where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
     by_start = {c.start: c for c in answer.citations}
+    doer = _DOER.match(info.text) if info.asks in ("person", "organisation") else None
+    verb = doer.group(1).lower()[:5] if doer else ""
     for kind in kinds:
         best: tuple[int, ShortAnswer] | None = None
         for u in chosen:
@@ -178,6 +180,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                 found = [m for m in entities.find(sent.text, kind or "") if m.text.lower() not in qlow]
                 if where:  # "where was it held?": a place after "in" or "at" first
                     found.sort(key=lambda m: not entities.locative(sent.text, m))
+                if verb:  # "who launched it?": "the State Department launched ...", "... launched by X" first
+                    found.sort(key=lambda m: not _does(sent.text, m, verb))
                 if c is None or not found:
                     continue
                 score = entities.overlap(sent.text, info.text)
@@ -194,6 +198,17 @@ _SEVERAL = re.compile(r"\b(?:which|what)\s+(?:(?-i:[A-Z]{2,})\s+|other\s+|two\s+
                       r"(?!does\b|has\b|was\b)[a-z]+(?:ies|[^su'’]s)\b|"
                       r"\bwho (?:are|were)\b|"
                       r"\bwhos in\b|\bwho(?:'s| is) in\b", re.I)
+
+
+# "who launched ...?": the question's verb, whose subject (or "by" agent) is the answer
+_DOER = re.compile(r"\W*(?:who|which \w+)\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|have\b|will\b|"
+                   r"should\b|must\b|can\b|could\b|would\b)([a-z]{3,})", re.I)
+
+
+def _does(sentence: str, m: entities.Match, verb: str) -> bool:
+    """Whether span ``m`` is the subject or the agent of ``verb`` (its first five letters) in ``sentence``."""
+    return bool(re.match(rf"\s*(?:\([^)]*\)\s*)?(?:has |have |had |will |also |then |jointly )?{verb}", sentence[m.end:],
+                         re.I) or re.search(rf"\b{verb}\w*\s+by\s+(?:the\s+)?$", sentence[:m.start], re.I))
 
 
 def _why_not(index: Index, info: QuestionInfo, arow: np.ndarray) -> str:

@@ -110,3 +110,12 @@ def test_a_question_asking_for_several_gets_the_whole_enumeration():
     assert several is not None and several.text == "Kenya, Peru and Chile"
     assert text[several.start:several.end] == several.text
     assert one is not None and one.text == "Kenya"
+
+
+def test_who_did_it_takes_the_subject_or_the_agent_of_the_question_verb():
+    index, answer, _ = _fake(["During the RSA conference, the State Department launched the plan.",
+                              "The plan was drafted by the Port Authority after talks with the FBI."])
+    launched = short_answer(index, analyse("Who launched the plan?"), [SimpleNamespace(rows=[0])], answer)
+    drafted = short_answer(index, analyse("Who drafted the plan?"), [SimpleNamespace(rows=[1])], answer)
+    assert launched is not None and launched.text == "State Department"
+    assert drafted is not None and drafted.text == "Port Authority"
