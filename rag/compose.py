@@ -207,8 +207,9 @@ _DOER = re.compile(r"\W*(?:who|which \w+)\s+(?!is\b|was\b|are\b|were\b|does\b|di
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:
     """Whether span ``m`` is the subject or the agent of ``verb`` (its first five letters) in ``sentence``."""
-    return bool(re.match(rf"\s*(?:\([^)]*\)\s*)?(?:has |have |had |will |also |then |jointly )?{verb}", sentence[m.end:],
-                         re.I) or re.search(rf"\b{verb}\w*\s+by\s+(?:the\s+)?$", sentence[:m.start], re.I))
+    after = rf"\s*(?:\([^)]*\)\s*)?(?:has |have |had |will |also |then |jointly )?{verb}"
+    return bool(re.match(after, sentence[m.end:], re.I)
+                or re.search(rf"\b{verb}\w*\s+by\s+(?:the\s+)?$", sentence[:m.start], re.I))
 
 
 def _why_not(index: Index, info: QuestionInfo, arow: np.ndarray) -> str:
