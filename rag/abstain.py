@@ -2,7 +2,8 @@
 
 1. Topic: the best candidate sentence scores below ``abstain_below``.
 2. Names: the question names something (a capitalised word inside the question) that appears
-   nowhere in the index, e.g. a person the sources never mention.
+   nowhere in the index (its text, its documents' titles and file names: ``known_terms``), e.g. a
+   person the sources never mention.
 3. Answer type: the question asks for an amount of money, a date or a count, and none of the best
    candidate sentences holds one.
 

@@ -201,7 +201,7 @@ _SEVERAL = re.compile(r"\b(?:which|what)\s+(?:(?-i:[A-Z]{2,})\s+|other\s+|two\s+
 
 
 # "who launched ...?": the question's verb, whose subject (or "by" agent) is the answer
-_DOER = re.compile(r"\W*(?:who|which \w+)\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|have\b|will\b|"
+_DOER = re.compile(r"\W*who\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|have\b|will\b|"
                    r"should\b|must\b|can\b|could\b|would\b)([a-z]{3,})", re.I)
 
 
