@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 import re
+from collections import ChainMap
 from collections.abc import Container
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -58,26 +59,16 @@ def has_type(sentence: str, kind: str, question: str) -> bool:
     return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
 
 
-class KnownTerms:
-    """The terms an index knows: its passages' (BM25's vocabulary) and its documents' titles and file
-    names. A speech whose text never names its speaker is still about him: "Remarks by National
-    Security Advisor Jake Sullivan ..." is a title, kept apart from the text."""
-
-    def __init__(self, words: Container[str], named: set[str]) -> None:
-        self.words, self.named = words, named
-
-    def __contains__(self, term: object) -> bool:
-        return term in self.words or term in self.named
-
-
-def known_terms(index: Index) -> KnownTerms:
-    """The index's ``KnownTerms`` (made once per index)."""
-    def make() -> KnownTerms:
+def known_terms(index: Index) -> Container[str]:
+    """The terms an index knows, made once per index: its passages' (BM25's vocabulary) and its
+    documents' titles and file names. A speech whose text never names its speaker is still about him:
+    "Remarks by National Security Advisor Jake Sullivan ..." is a title, kept apart from the text."""
+    def make() -> Container[str]:
         docs = index.manifest.get("documents", [])
         names = [f"{d.get('title', '')} {re.sub(r'[-_.]+', ' ', PurePath(str(d.get('source', ''))).stem)}"
                  for d in docs]
-        return KnownTerms(index.bm25.vocab_dict if index.bm25 is not None else {},
-                          {t for terms in tokenize(names) for t in terms} if names else set())
+        named = dict.fromkeys(t for terms in (tokenize(names) if names else []) for t in terms)
+        return ChainMap(index.bm25.vocab_dict if index.bm25 is not None else {}, named)
 
     return index.cached("known_terms", make)
 

@@ -19,7 +19,7 @@ from . import entities
 from .abstain import known_terms, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
-from .question import QuestionInfo
+from .question import QuestionInfo, asks_several, doer_verb
 from .selector import ABSTAIN_FEATURES, Model
 from .types import Answer, Hit, ShortAnswer
 
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from .store import Index
 
 _F = {n: i for i, n in enumerate(FEATURES)}
+# a best sentence cosine below this is off topic ("a recipe for banana bread?"): the abstention model's
+# off_topic is how far below; chosen on train document-held-out CV among 0.30-0.45, with all-MiniLM-L6-v2
+OFF_TOPIC = 0.35
 _WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date", "count": "a number",
          "duration": "a duration", "person": "a name", "organisation": "an organisation", "place": "a place"}
 
@@ -58,10 +61,6 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
         float(any(h.bm25 for h in hits)), max(0.0, OFF_TOPIC - top),
     ], dtype=np.float64)
 
-
-# a best sentence cosine below this is off topic ("a recipe for banana bread?"): the abstention model's
-# off_topic is how far below; chosen on train document-held-out CV among 0.30-0.45, with all-MiniLM-L6-v2
-OFF_TOPIC = 0.35
 
 
 def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, words: list[int],
@@ -169,8 +168,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     qlow = info.text.lower()
     where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
     by_start = {c.start: c for c in answer.citations}
-    doer = _DOER.match(info.text) if info.asks in ("person", "organisation") else None
-    verb = doer.group(1).lower()[:5] if doer else ""
+    verb = doer_verb(info.text) if info.asks in ("person", "organisation") else ""
     for kind in kinds:
         best: tuple[int, ShortAnswer] | None = None
         for u in chosen:
@@ -186,23 +184,11 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                     continue
                 score = entities.overlap(sent.text, info.text)
                 if best is None or score > best[0]:
-                    m = entities.run_of(sent.text, found, found[0]) if _SEVERAL.search(info.text) else found[0]
+                    m = entities.run_of(sent.text, found, found[0]) if asks_several(info.text) else found[0]
                     best = (score, ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or ""))
         if best is not None:
             return best[1]
     return None
-
-
-# a question asking for several ("which countries", "who are the members"): an enumeration is one short answer
-_SEVERAL = re.compile(r"\b(?:which|what)\s+(?:(?-i:[A-Z]{2,})\s+|other\s+|two\s+|three\s+|four\s+)?"
-                      r"(?!does\b|has\b|was\b)[a-z]+(?:ies|[^su'’]s)\b|"
-                      r"\bwho (?:are|were)\b|"
-                      r"\bwhos in\b|\bwho(?:'s| is) in\b", re.I)
-
-
-# "who launched ...?": the question's verb, whose subject (or "by" agent) is the answer
-_DOER = re.compile(r"\W*who\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|have\b|will\b|"
-                   r"should\b|must\b|can\b|could\b|would\b)([a-z]{3,})", re.I)
 
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:

@@ -122,3 +122,32 @@ def analyse(question: str) -> QuestionInfo:
     asks = expected(parts[0]) if len(parts) > 1 else expected(question)
     return QuestionInfo(question, asks, bool(_DEFINITION.search(question)) and asks is None,
                         bool(_WHY.search(question)), bool(_LIST.search(question)), parts)
+
+
+# a question asking for several ("which countries", "who are the members"): an enumeration is one short answer
+_SEVERAL = re.compile(r"\b(?:which|what)\s+(?:(?-i:[A-Z]{2,})\s+|other\s+|two\s+|three\s+|four\s+)?"
+                      r"(?!does\b|has\b|was\b)[a-z]+(?:ies|[^su'’]s)\b|"
+                      r"\bwho (?:are|were)\b|"
+                      r"\bwhos in\b|\bwho(?:'s| is) in\b", re.I)
+# "who launched ...?": the question's verb, whose subject (or "by" agent) is the answer
+_DOER = re.compile(r"\W*who\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|have\b|will\b|"
+                   r"should\b|must\b|can\b|could\b|would\b)([a-z]{3,})", re.I)
+
+
+def asks_several(question: str) -> bool:
+    """Whether the question asks for several things of a kind.
+
+    >>> asks_several("Which countries signed?"), asks_several("Which agency leads it?")
+    (True, False)
+    """
+    return bool(_SEVERAL.search(question))
+
+
+def doer_verb(question: str) -> str:
+    """The first five letters of the verb of a "who <verb> ...?" question, else "".
+
+    >>> doer_verb("Who launched the plan?"), doer_verb("Who is the director?")
+    ('launc', '')
+    """
+    m = _DOER.match(question)
+    return m.group(1).lower()[:5] if m else ""
