@@ -21,6 +21,7 @@ from collections.abc import Container
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from .acronyms import spelled
 from .entities import country_of
 from .search import tokenize
 
@@ -61,14 +62,15 @@ def has_type(sentence: str, kind: str, question: str) -> bool:
 
 def known_terms(index: Index) -> Container[str]:
     """The terms an index knows, made once per index: its passages' (BM25's vocabulary) and its
-    documents' titles and file names. A speech whose text never names its speaker is still about him:
-    "Remarks by National Security Advisor Jake Sullivan ..." is a title, kept apart from the text."""
+    documents' titles and file names, and the acronyms spelled out from its text (``acronyms.spell_out``).
+    A speech whose text never names its speaker is still about him: "Remarks by National Security
+    Advisor Jake Sullivan ..." is a title, kept apart from the text."""
     def make() -> Container[str]:
         docs = index.manifest.get("documents", [])
         names = [f"{d.get('title', '')} {re.sub(r'[-_.]+', ' ', PurePath(str(d.get('source', ''))).stem)}"
                  for d in docs]
         named = dict.fromkeys(t for terms in (tokenize(names) if names else []) for t in terms)
-        return ChainMap(index.bm25.vocab_dict if index.bm25 is not None else {}, named)
+        return ChainMap(index.bm25.vocab_dict if index.bm25 is not None else {}, named, spelled(index))
 
     return index.cached("known_terms", make)
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import selector, store
+from .abstain import known_terms
+from .acronyms import spell_out
 from .answer import compose
 from .compose import compose as compose_learned
 from .config import Settings
@@ -128,6 +130,7 @@ class Engine:
             if resolved.understood_as:
                 understood_as = cleaned = resolved.understood_as
         q = self.embedder.encode([cleaned])[0]
+        spell_out(index, cleaned, self.embedder.encode, known_terms(index))  # "MFA", written out only
         t1 = time.perf_counter()
         mode, k = mode or self.settings.mode, k or self.settings.k
         model = self.model if self.settings.composer == "learned" or mode == "learned" else None

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
+from .abstain import known_terms
+from .acronyms import spell_out
 from .compose import abstain_row, pick
 from .evaluation import EvidenceCheck, Question
 from .features import FEATURES, Unit, part_matrices, question_units
@@ -203,6 +205,8 @@ def abstain_threshold(p: np.ndarray, answerable: np.ndarray) -> float:
 def train(engine: Any, questions: list[Question], say: Any = print) -> tuple[Model, dict[str, Any]]:
     vecs = engine.embedder.encode([q.question for q in questions])
     vectors = {q.id: v for q, v in zip(questions, vecs)}
+    for q in questions:  # as Engine.ask does before searching
+        spell_out(engine.index, q.question, engine.embedder.encode, known_terms(engine.index))
     say(f"ranker: {sum(q.answerable for q in questions)} answerable questions")
     x, y = passage_data(engine, questions, vectors)
     ranker = fit_linear(x, y, SIGNALS, signs=SIGNS["ranker"])
