@@ -92,11 +92,15 @@ def find(sentence: str, kind: str) -> list[Match]:
         group = 1 if m.re.groups else 0
         start, text = m.start(group), m.group(group)
         if kind == "person":
+            found = start
             text, start = _person(text, start)
             if not text or text in _places() or re.search(r"\b(in|at|of)\s+$", sentence[max(0, start - 6):start]) \
                     or re.match(r"\s+[A-Z][a-z]", sentence[start + len(text):]) \
+                    or start == found and re.search(rf"\S\s+(?!(?:{_TITLES})\s)[A-Z][a-z]+\s+$",
+                                                    sentence[max(0, start - 40):start]) \
                     or re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text):
-                # the last two: a title-cased phrase ("Rights Respecting Digital Future"), a date ("Last March")
+                # the last three: a title-cased phrase ("Rights Respecting Digital Future", "Critical
+                # Infrastructure Control Systems" when no title comes before), a date ("Last March")
                 continue
         elif kind == "organisation":
             if out and m.start() < out[-1].end:

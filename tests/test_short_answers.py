@@ -52,6 +52,9 @@ def test_what_a_question_asks_for(question, asks):
     # a person after "to" is still a person; a place is not a person
     ("Questions can go to Dana Whitfield at the press office.", "person", ["Dana Whitfield"]),
     ("Envoys from Costa Rica arrived.", "person", []),
+    # the tail of a title-cased phrase is no one's name, unless a title comes before it
+    ("It builds on the memo on Critical Infrastructure Control Systems and more.", "person", []),
+    ("It was signed by Port Director Maria Okafor and Dana Whitfield.", "person", ["Maria Okafor", "Dana Whitfield"]),
     ("The call began at 4:30 P.M. EDT sharp.", "date", ["4:30 P.M. EDT"]),
     ("Losses reached billions of U.S. dollars a year.", "amount", ["billions of U.S. dollars"]),
     ("Warming must stay below 2 degrees Celsius.", "amount", ["2 degrees Celsius"]),
