@@ -71,9 +71,11 @@ _SHORT_FORM = re.compile(r"\s*\([A-Z][A-Za-z]{1,7}\)")
 _NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")  # a capitalised word inside a sentence
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _ITEM_NUMBER = re.compile(r"\d{1,2}[.)]\s")  # "2. Train every dock worker": a list number, not a count
-# a reference, not a count: "Sec. 5", "section 2(b)", "subsection (4)", "Executive Order 14028", "page 12"
+# a reference, not a count: "Sec. 5", "section 2(b)", "subsection (4)", "Executive Order 14028", "page 12",
+# "6 U.S.C. 451", "Public Law 117-263"; nor is a day of a month ("July 26")
 _REFERENCE = re.compile(r"(?:\b(?:Sec|Secs|Section|Sections|subsection|subsections|paragraph|Order|Title|Part|page|"
-                        r"pages|Objective|Pillar|No|PPD|NSM|Directive)\.?\s*[-–]?\s*|[(])$", re.I)
+                        r"pages|Objective|Pillar|No|PPD|NSM|Directive|U\.S\.C|C\.F\.R|Law|" + _MONTHS + r")\.?\s*[-–]?\s*|[(]|\d[-–])$",
+                        re.I)
 
 
 @dataclass(frozen=True)

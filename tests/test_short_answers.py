@@ -44,6 +44,9 @@ def test_what_a_question_asks_for(question, asks):
     # a reference to a section, an order or a page is not a count
     ("Sec. 5. Under section 2(b) of Executive Order 14028 (see page 12), 15 members sit on the board.", "count",
      ["15"]),
+    # nor is a legal citation or the day of a month
+    ("Under section 871 (6 U.S.C. 451) and Public Law 117-263, signed July 26, 2016, 15 members sit.", "count",
+     ["15"]),
     # places named in the gazetteer (GeoNames) come first, then those guessed from a preposition; a name of
     # generic words alone ("the United States") is no answer to "which country"
     ("Delegates of the United States, Kenya and Costa Rica met at the Harbour Forum in Lisbon.", "place",
