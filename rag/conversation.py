@@ -8,7 +8,8 @@ the follow-up's own words (so its type, who/where/how many, stays):
 - "what about X?" / "and X?" → the previous question with its last noun phrase replaced by X;
 - pronouns: "it"/"that strategy" → the previous question's topic if singular, else the name of the
   document the previous answer cites; "they" → a plural topic; "he"/"she" → a person in the answer;
-- a bare "why?" / "when?" → that word with the previous question.
+- a bare "why?" / "when?" → that word with the previous question; so is a question word with a noun and
+  no verb of its own ("how many members?", "which agency?").
 
 A question that names its own topic ("What is an SBOM?") is left alone: ``understood_as`` is None.
 
@@ -33,7 +34,9 @@ from typing import Any
 from .antecedents import Turn, antecedent, earlier_turns, named_person
 from .ordinals import ORDINAL, list_reference
 from .phrases import (
+    AUX,
     PREPOSITIONS,
+    PRONOUNS,
     WH,
     Phrase,
     is_content,
@@ -53,6 +56,8 @@ _PRONOUNS = {"it": "sg", "its": "sg", "they": "pl", "them": "pl", "their": "pl",
              "his": "person", "she": "person", "her": "person"}
 _DEMONSTRATIVE = ("this", "that", "these", "those")
 _BARE = re.compile(r"^(?P<w>why|how|when|where|who|what else)(?:\s+(?:so|not|exactly))?[\s?.!]*$", re.I)
+_NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|what)\s+(?P<rest>[a-z][\w’'-]*"
+                        r"(?:\s+[a-z][\w’'-]*){0,2})[\s?.!]*$")  # lower case: no name of its own
 _MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)
 
 
@@ -89,6 +94,9 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
     elif 0 < len(words(q)) <= 5 and words(q)[0].lower() not in WH | _QUESTION_START \
             and any(w.lower() in WH for w in words(q)):
         return _ellipsis(q, turns)  # "led by which agency?"
+    n = _NOUN_ONLY.match(q[:1].lower() + q[1:])
+    if n and not set(w.lower() for w in words(n.group("rest"))) & (AUX | PRONOUNS | WH | _QUESTION_START):
+        return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({turns[0].asked.rstrip('?')})"  # "how many members?"
     b = _BARE.match(q)
     if b:
         return f"{b.group('w').capitalize()}? ({turns[0].asked.rstrip('?')})"

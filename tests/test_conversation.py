@@ -63,6 +63,10 @@ def understood(question: str, *turns: dict) -> str | None:
      "Who calls the Cyber Safety Review Board together?"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
+    # a question word with a noun and no verb of its own
+    ("how many members?", [{"question": "What is the Cyber Safety Review Board?"}],
+     "How many members? (What is the Cyber Safety Review Board)"),
+    ("and which agency?", [{"question": "Who leads the energy sector?"}], "Which agency? (Who leads the energy sector)"),
 ])
 def test_follow_ups_become_standalone(question, turns, expected):
     assert understood(question, *turns) == expected
@@ -70,6 +74,8 @@ def test_follow_ups_become_standalone(question, turns, expected):
 
 @pytest.mark.parametrize("question, turns", [
     ("What is an SBOM?", [AREAS]),  # a topic switch is never merged
+    ("What is zero trust?", [AREAS]),  # a verb of its own: a question of its own
+    ("Which NATO members?", [AREAS]),  # a name of its own
     ("Who announced the strategy?", [AREAS]),
     ("What did Sullivan call the first big challenge in his speech?", [AREAS]),  # "his" is Sullivan's
     ("What does the strategy say about its goals?", [BLINKEN]),  # "its" is the strategy's
