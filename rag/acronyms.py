@@ -111,7 +111,8 @@ def spell_out(index: Index, question: str, encode: Callable[[list[str]], np.ndar
         found = runs((index.chunks[i].text for i in range(len(index.chunks))), acronym) \
             if len(index.chunks) <= 20_000 else []
         if found:
-            cos = (lambda v: v[1:] @ v[0])(encode([acronym, *(run for run, _ in found)]))
+            vectors = encode([acronym, *(run for run, _ in found)])
+            cos = vectors[1:] @ vectors[0]
             best = int(np.argmax(cos))
             if cos[best] >= SPELL_SURE or (cos[best] >= SPELL_MIN and found[best][1] > 1):
                 table[key] = found[best][0]

@@ -74,8 +74,8 @@ _ITEM_NUMBER = re.compile(r"\d{1,2}[.)]\s")  # "2. Train every dock worker": a l
 # a reference, not a count: "Sec. 5", "section 2(b)", "subsection (4)", "Executive Order 14028", "page 12",
 # "6 U.S.C. 451", "Public Law 117-263"; nor is a day of a month ("July 26")
 _REFERENCE = re.compile(r"(?:\b(?:Sec|Secs|Section|Sections|subsection|subsections|paragraph|Order|Title|Part|page|"
-                        r"pages|Objective|Pillar|No|PPD|NSM|Directive|U\.S\.C|C\.F\.R|Law|" + _MONTHS + r")\.?\s*[-–]?\s*|[(]|\d[-–])$",
-                        re.I)
+                        r"pages|Objective|Pillar|No|PPD|NSM|Directive|U\.S\.C|C\.F\.R|Law|" + _MONTHS +
+                        r")\.?\s*[-–]?\s*|[(]|\d[-–])$", re.I)
 
 
 @dataclass(frozen=True)

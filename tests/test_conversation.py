@@ -66,7 +66,8 @@ def understood(question: str, *turns: dict) -> str | None:
     # a question word with a noun and no verb of its own
     ("how many members?", [{"question": "What is the Cyber Safety Review Board?"}],
      "How many members? (What is the Cyber Safety Review Board)"),
-    ("and which agency?", [{"question": "Who leads the energy sector?"}], "Which agency? (Who leads the energy sector)"),
+    ("and which agency?", [{"question": "Who leads the energy sector?"}],
+     "Which agency? (Who leads the energy sector)"),
 ])
 def test_follow_ups_become_standalone(question, turns, expected):
     assert understood(question, *turns) == expected
