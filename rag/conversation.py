@@ -9,7 +9,8 @@ the follow-up's own words (so its type, who/where/how many, stays):
 - pronouns: "it"/"that strategy" → the previous question's topic if singular, else the name of the
   document the previous answer cites; "they" → a plural topic; "he"/"she" → a person in the answer;
 - a bare "why?" / "when?" → that word with the previous question; so is a question word with a noun and
-  no verb of its own ("how many members?", "which agency?").
+  no verb of its own ("how many members?", "which agency?"), and a short who/when/how question that names
+  nothing of its own ("how long do agencies have?", "who checks?").
 
 A question that names its own topic ("What is an SBOM?") is left alone: ``understood_as`` is None.
 
@@ -35,6 +36,7 @@ from .antecedents import Turn, antecedent, earlier_turns, named_person
 from .ordinals import ORDINAL, list_reference
 from .phrases import (
     AUX,
+    DETERMINERS,
     PREPOSITIONS,
     PRONOUNS,
     WH,
@@ -96,13 +98,40 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
         return _ellipsis(q, turns)  # "led by which agency?"
     n = _NOUN_ONLY.match(q[:1].lower() + q[1:])
     if n and not set(w.lower() for w in words(n.group("rest"))) & (AUX | PRONOUNS | WH | _QUESTION_START):
-        return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({turns[0].asked.rstrip('?')})"  # "how many members?"
+        return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "how many members?"
     b = _BARE.match(q)
     if b:
         return f"{b.group('w').capitalize()}? ({turns[0].asked.rstrip('?')})"
     if _MORE.match(q):
         return turns[0].asked
-    return _replace_references(q, turns)
+    replaced = _replace_references(q, turns)
+    if replaced is None and _leans_on_context(q):
+        return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "who checks?"
+    return replaced
+
+
+def _topic(turns: list[Turn]) -> str:
+    """What a follow-up is asked with: the previous question, or the topic it was itself asked with
+    ("Who checks?" after "How long do agencies have? (What does the order say about logging)")."""
+    asked = turns[0].asked
+    carried = re.search(r"\?\s*\((.+)\)$", asked)
+    return carried.group(1) if carried else asked.rstrip("?")
+
+
+def _leans_on_context(q: str) -> bool:
+    """A short who/when/how question that names nothing of its own: no name, acronym or number, and at
+    most one noun, of one word and without an article ("how long do agencies have?", "who checks?", "who
+    has to provide one?"); "what is X?" and "where was the strategy launched?" name their topic."""
+    ws = words(q)
+    if not ws or len(ws) > 8 or any(w[:1].isupper() or w[:1].isdigit() for w in ws[1:]):
+        return False
+    first, second = ws[0].lower(), ws[1].lower() if len(ws) > 1 else ""
+    if first not in WH or first == "what" and second not in AUX - {"is", "are", "was", "were", "am"}:
+        return False
+    phrases = noun_phrases(q)
+    return len(phrases) <= 1 and all(
+        len([w for w in words(p.text) if w.lower() not in DETERMINERS]) == 1 and not p.proper
+        and words(p.text)[0].lower() not in ("the", "a", "an") for p in phrases)  # "the strategy" names one
 
 
 def _ellipsis(fragment: str, turns: list[Turn]) -> str | None:

@@ -117,11 +117,22 @@ def split_parts(question: str) -> tuple[str, ...]:
     return tuple(p + "?" for p in pieces)
 
 
+_CARRIED = re.compile(r"(?<=\?)\s*\(.+\)\s*$", re.S)  # a follow-up's context: "Who checks? (what ... logging)"
+
+
 def analyse(question: str) -> QuestionInfo:
-    parts = split_parts(question)
-    asks = expected(parts[0]) if len(parts) > 1 else expected(question)
-    return QuestionInfo(question, asks, bool(_DEFINITION.search(question)) and asks is None,
-                        bool(_WHY.search(question)), bool(_LIST.search(question)), parts)
+    """What ``question`` asks for, read from the question before the context a follow-up carries.
+
+    >>> analyse("Who checks? (How long do agencies have to keep logs)").asks
+    'person'
+    """
+    main = _CARRIED.sub("", question)
+    parts = split_parts(main)
+    if len(parts) < 2:
+        parts = (question.strip(),)
+    asks = expected(parts[0]) if len(parts) > 1 else expected(main)
+    return QuestionInfo(question, asks, bool(_DEFINITION.search(main)) and asks is None,
+                        bool(_WHY.search(main)), bool(_LIST.search(main)), parts)
 
 
 # a question asking for several ("which countries", "who are the members"): an enumeration is one short answer

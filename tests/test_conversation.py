@@ -68,6 +68,12 @@ def understood(question: str, *turns: dict) -> str | None:
      "How many members? (What is the Cyber Safety Review Board)"),
     ("and which agency?", [{"question": "Who leads the energy sector?"}],
      "Which agency? (Who leads the energy sector)"),
+    # a short who/when/how question naming nothing of its own, asked with the conversation's topic
+    ("how long do agencies have?", [{"question": "What does the executive order say about logging?"}],
+     "How long do agencies have? (What does the executive order say about logging)"),
+    ("who checks?", [{"question": "how long do agencies have?",
+                      "understood_as": "How long do agencies have? (What does the order say about logging)"}],
+     "Who checks? (What does the order say about logging)"),
 ])
 def test_follow_ups_become_standalone(question, turns, expected):
     assert understood(question, *turns) == expected
@@ -77,6 +83,8 @@ def test_follow_ups_become_standalone(question, turns, expected):
     ("What is an SBOM?", [AREAS]),  # a topic switch is never merged
     ("What is zero trust?", [AREAS]),  # a verb of its own: a question of its own
     ("Which NATO members?", [AREAS]),  # a name of its own
+    ("Where was the strategy launched?", [AREAS]),  # "the strategy" names its topic
+    ("who leads CISA now?", [AREAS]),
     ("Who announced the strategy?", [AREAS]),
     ("What did Sullivan call the first big challenge in his speech?", [AREAS]),  # "his" is Sullivan's
     ("What does the strategy say about its goals?", [BLINKEN]),  # "its" is the strategy's
@@ -138,3 +146,16 @@ def test_the_issue_conversation_is_answered(engine):
     history.append(second.to_dict())
     sbom = engine.ask("What is an SBOM?", history=history)
     assert sbom.understood_as is None and sbom.question == "What is an SBOM?"
+
+
+@pytest.mark.e2e
+def test_a_follow_up_naming_nothing_is_answered_about_the_topic(corpus_index, real_embedder):
+    """ "how long do agencies have?" after a question about the executive order's logging rules is
+    answered from the executive order, not from whatever else gives agencies a deadline."""
+    corpus = Engine(corpus_index, real_embedder)
+    history = [corpus.ask("What does the executive order say about logging?").to_dict()]
+    a = corpus.ask("how long do agencies have?", history=history)
+    assert a.understood_as and "logging" in a.understood_as and not a.abstained
+    assert a.short_answer is not None and a.short_answer.kind == "duration"
+    assert all(c.source.endswith("2021-05-12-executive-order-on-improving-the-nations-cybersecurity.md")
+               for c in a.citations) and a.citations

@@ -30,6 +30,7 @@ from rag.question import analyse
     ("What is the agency's annual budget?", "amount"),
     ("How big is the shortage of workers?", "count"),
     ("Which four areas does the strategy cover?", None),  # still: a count word is not a count question
+    ("Who checks? (How long do agencies have to keep logs)", "person"),  # not the context a follow-up carries
 ])
 def test_what_a_question_asks_for(question, asks):
     assert analyse(question).asks == asks
