@@ -7,7 +7,8 @@ the follow-up's own words (so its type, who/where/how many, stays):
   text from a numbered list in an earlier answer;
 - "what about X?" / "and X?" → the previous question with its last noun phrase replaced by X;
 - pronouns: "it"/"that strategy" → the previous question's topic if singular, else the name of the
-  document the previous answer cites; "they" → a plural topic; "he"/"she" → a person in the answer;
+  document the previous answer cites; "they" → a plural topic; "he"/"she" → a person in the answer; a
+  last "one" standing for a noun ("who has to provide one?") → a singular topic;
 - a bare "why?" / "when?" → that word with the previous question; so is a question word with a noun and
   no verb of its own ("how many members?", "which agency?"), and a short who/when/how question that names
   nothing of its own ("how long do agencies have?", "who checks?").
@@ -223,6 +224,8 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
                     i += 1
         elif low in ("this", "that") and (nxt is None or nxt.group(0).lower() in _AUX) and i > 0:
             replacement = antecedent(turns, number=None)
+        elif low == "one" and nxt is None and i > 1 and tokens[i - 1].group(0).lower() not in _NOT_ONE:
+            replacement = antecedent(turns, number="sg")  # "who has to provide one?": an SBOM
         elif low in _PRONOUNS and not _dummy(tokens, i) and not _bound(low, tok.start(), own, q):
             kind = _PRONOUNS[low]
             name = named_person(turns) if kind == "person" else antecedent(turns, number=kind)
@@ -258,5 +261,7 @@ def _bound(pronoun: str, at: int, own: list[Phrase], q: str) -> bool:
 
 _AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("does", "do"), ("do", "does"),
               ("has", "have"), ("have", "has"))
+_NOT_ONE = DETERMINERS | WH | frozenset("no any every each another other only single first second third fourth fifth "
+                                        "last next same".split())  # "which one", "the last one": not a noun
 _AUX = frozenset("is was are were does do did mean means say says include includes cover covers ? and or".split())
 _DUMMY_ADJ = frozenset("true possible important necessary likely clear known".split())

@@ -19,7 +19,8 @@ _NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nin
 _GENERIC = ("one", "item", "point", "number", "no", "line", "bullet", "entry")
 ORDINAL = re.compile(r"\b(?:the\s+)?(?P<o>" + "|".join(ORDINALS) + r"|\d{1,2}(?:st|nd|rd|th))"
                      r"(?:\s+(?P<noun>[a-z]+))?\b|(?:\b(?:number|item|point|no\.)|#)\s*(?P<d>\d{1,2})\b"
-                     r"|\b(?P<noun2>[a-z]+)\s+(?P<d2>\d{1,2}|" + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
+                     r"|\b(?!(?:no|any|every|some|each)\s+one\b)(?P<noun2>[a-z]+)\s+(?P<d2>\d{1,2}|"  # not "no one"
+                     + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
 _COUNTS = frozenset("two three four five six seven eight nine ten several many the key main".split())
 
 

@@ -68,6 +68,8 @@ def understood(question: str, *turns: dict) -> str | None:
      "How many members? (What is the Cyber Safety Review Board)"),
     ("and which agency?", [{"question": "Who leads the energy sector?"}],
      "Which agency? (Who leads the energy sector)"),
+    # a last "one" standing for a noun
+    ("who has to provide one?", [{"question": "What is an SBOM?"}], "Who has to provide an SBOM?"),
     # a short who/when/how question naming nothing of its own, asked with the conversation's topic
     ("how long do agencies have?", [{"question": "What does the executive order say about logging?"}],
      "How long do agencies have? (What does the executive order say about logging)"),
@@ -84,6 +86,7 @@ def test_follow_ups_become_standalone(question, turns, expected):
     ("What is zero trust?", [AREAS]),  # a verb of its own: a question of its own
     ("Which NATO members?", [AREAS]),  # a name of its own
     ("Where was the strategy launched?", [AREAS]),  # "the strategy" names its topic
+    ("Is there no one?", [{"question": "Who leads the board?"}]),  # "no one" is no list item, nor a noun
     ("who leads CISA now?", [AREAS]),
     ("Who announced the strategy?", [AREAS]),
     ("What did Sullivan call the first big challenge in his speech?", [AREAS]),  # "his" is Sullivan's
