@@ -5,7 +5,8 @@ the follow-up's own words (so its type, who/where/how many, stays):
 
 - a list item named by number: "and the second area?", "what does the third one mean?" → the item's
   text from a numbered list in an earlier answer;
-- "what about X?" / "and X?" → the previous question with its last noun phrase replaced by X;
+- "what about X?" / "and X?" → the previous question with its last noun phrase replaced by X, or a
+  one-word X with the first word of its only compound ("and water?" after "... the energy sector ...");
 - pronouns: "it"/"that strategy" → the previous question's topic if singular, else the name of the
   document the previous answer cites; "they" → a plural topic; "he"/"she" → a person in the answer; a
   last "one" standing for a noun ("who has to provide one?") → a singular topic;
@@ -161,6 +162,9 @@ def _ellipsis(fragment: str, turns: list[Turn]) -> str | None:
     proper = any(w[0].isupper() for w in words(x))
     head = singular(ws[-1]) if ws else ""
     whole = [p for p in phrases if not p.part and not people(p.text)] or phrases
+    compound = _modifier(x, phrases, head)
+    if compound is not None:  # "and water?" after "Who leads the energy sector ...?": the water sector
+        return previous[:compound[0]] + x + previous[compound[1]:]
     target = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]),
                   None) or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
     start, end = target.start, target.end
@@ -173,6 +177,22 @@ def _ellipsis(fragment: str, turns: list[Turn]) -> str | None:
             before = before.rstrip()[: -len(copula)] + other + " "
             break
     return before + x + after
+
+
+def _modifier(x: str, phrases: list[Phrase], head: str) -> tuple[int, int] | None:
+    """Where a one-word fragment replaces the first word of the previous question's only compound noun
+    phrase ("the energy sector" → "the water sector"); None when a phrase ends in the fragment's noun or
+    the fragment is a name."""
+    if len(words(x)) != 1 or not x.islower() or any(
+            head in [singular(w.lower()) for w in words(p.text)] for p in phrases):
+        return None
+    compounds = []
+    for p in phrases:
+        content = [m for m in re.finditer(r"[A-Za-z][\w-]*(?:[’'][a-z]+)?", p.text)
+                   if m.group(0).lower() not in DETERMINERS]
+        if not p.proper and not p.part and len(content) >= 2:
+            compounds.append((p.start + content[0].start(), p.start + content[0].end()))
+    return compounds[0] if len(compounds) == 1 else None
 
 
 def _pairs(turns: list[Turn]) -> list[tuple[str, str]]:

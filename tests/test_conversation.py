@@ -61,6 +61,11 @@ def understood(question: str, *turns: dict) -> str | None:
      "How much money is in the State and Local Cybersecurity Grant Program for fiscal 2022 alone?"),
     ("And who calls it together?", [{"question": "What is the Cyber Safety Review Board meant to review?"}],
      "Who calls the Cyber Safety Review Board together?"),
+    # one word in place of the first word of the previous question's compound ("the energy sector")
+    ("and water?", [{"question": "Who leads the energy sector under NSM-22?"}],
+     "Who leads the water sector under NSM-22?"),
+    ("what about resilient?", [{"question": "What does a 'defensible' digital ecosystem mean?"}],
+     "What does a 'resilient' digital ecosystem mean?"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
     # a question word with a noun and no verb of its own
