@@ -82,7 +82,6 @@ def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
     >>> unknown_names("What did Chris Inglis say about CISA?", {"cisa", "chris"})
     ['Chris Inglis']
     """
-    vocab = vocabulary
     names: list[list[str]] = []
     previous_capital = False
     for i, word in enumerate(re.findall(r"[A-Za-z][\w'’.-]*", question)):
@@ -97,8 +96,8 @@ def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
     for name in names:
         for word in name:
             terms = tokenize([word])[0]
-            if terms and not any(t in vocab for t in terms) and not any(
-                    t in vocab for form in _place_of(word) for t in tokenize([form])[0]):
+            if terms and not any(t in vocabulary for t in terms) and not any(
+                    t in vocabulary for form in _place_of(word) for t in tokenize([form])[0]):
                 missing.append(" ".join(name))
                 break
     return missing

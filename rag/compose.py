@@ -62,7 +62,6 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
     ], dtype=np.float64)
 
 
-
 def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, words: list[int],
          model: Model, part_p: list[np.ndarray] | None = None) -> list[int]:
     """Positions of the units to quote: each part's best first, then the rest by probability."""

@@ -96,13 +96,7 @@ def find(sentence: str, kind: str) -> list[Match]:
         if kind == "person":
             found = start
             text, start = _person(text, start)
-            if not text or text in _places() or re.search(r"\b(in|at|of)\s+$", sentence[max(0, start - 6):start]) \
-                    or re.match(r"\s+[A-Z][a-z]", sentence[start + len(text):]) \
-                    or start == found and re.search(rf"\S\s+(?!(?:{_TITLES})\s)[A-Z][a-z]+\s+$",
-                                                    sentence[max(0, start - 40):start]) \
-                    or re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text):
-                # the last three: a title-cased phrase ("Rights Respecting Digital Future", "Critical
-                # Infrastructure Control Systems" when no title comes before), a date ("Last March")
+            if not text or _no_name(sentence, text, start, titled=start != found):
                 continue
         elif kind == "organisation":
             if out and m.start() < out[-1].end:
@@ -230,6 +224,17 @@ def run_of(sentence: str, found: list[Match], first: Match) -> Match:
         if m.start >= end and re.fullmatch(r",? (?:and |or )?|, ", sentence[end:m.start]):
             end = m.end
     return Match(sentence[first.start:end], first.start, end, first.kind)
+
+
+def _no_name(sentence: str, text: str, start: int, titled: bool) -> bool:
+    """Whether a person span at ``start`` is no one's name: a place; after "in", "at" or "of"; a
+    title-cased phrase ("Rights Respecting Digital Future"; "Critical Infrastructure Control Systems"
+    unless a title came before it); a date ("Last March")."""
+    before = sentence[max(0, start - 40):start]
+    return (text in _places() or bool(re.search(r"\b(in|at|of)\s+$", before[-6:]))
+            or bool(re.match(r"\s+[A-Z][a-z]", sentence[start + len(text):]))
+            or not titled and bool(re.search(rf"\S\s+(?!(?:{_TITLES})\s)[A-Z][a-z]+\s+$", before))
+            or bool(re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text)))
 
 
 def _person(text: str, start: int) -> tuple[str, int]:
