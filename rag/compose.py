@@ -20,6 +20,7 @@ from .abstain import known_terms, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
 from .question import QuestionInfo, asks_several, doer_verb
+from .rerank import acronyms
 from .selector import ABSTAIN_FEATURES, Model
 from .types import Answer, Hit, ShortAnswer
 
@@ -162,32 +163,52 @@ def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int],
 
 def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: Answer) -> ShortAnswer | None:
     """The first span of the asked kind in the quoted sentence that repeats most of the question's words
-    (the better unit on a tie); None when no quoted sentence holds one."""
+    (the better unit on a tie; for "who <verb>", the verb's doer first, a person before an organisation);
+    None when no quoted sentence holds one."""
     kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
     qlow = info.text.lower()
     where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
     by_start = {c.start: c for c in answer.citations}
     verb = doer_verb(info.text) if info.asks in ("person", "organisation") else ""
-    for kind in kinds:
-        best: tuple[int, ShortAnswer] | None = None
+    long_forms = acronyms(index)
+    best: tuple[tuple[bool, int, int], ShortAnswer] | None = None
+    for rank, kind in enumerate(kinds):
         for u in chosen:
             for r in u.rows:
                 doc, sent = index.sentence(r)
                 c = by_start.get(sent.start)
-                found = [m for m in entities.find(sent.text, kind or "") if m.text.lower() not in qlow]
+                found = [m for m in entities.find(sent.text, kind or "")
+                         if m.text.lower() not in qlow and not _restates(m, sent.text, qlow, long_forms)]
                 if where:  # "where was it held?": a place after "in" or "at" first
                     found.sort(key=lambda m: not entities.locative(sent.text, m))
                 if verb:  # "who launched it?": "the State Department launched ...", "... launched by X" first
                     found.sort(key=lambda m: not _does(sent.text, m, verb))
                 if c is None or not found:
                     continue
-                score = entities.overlap(sent.text, info.text)
+                # the doer of the question's verb first, then a person before an organisation, then overlap
+                score = (bool(verb) and _does(sent.text, found[0], verb), -rank, entities.overlap(sent.text, info.text))
                 if best is None or score > best[0]:
                     m = entities.run_of(sent.text, found, found[0]) if asks_several(info.text) else found[0]
                     best = (score, ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or ""))
-        if best is not None:
-            return best[1]
-    return None
+    return None if best is None else best[1]
+
+
+_EVENT = re.compile(r"\s+(?:conference|summit|convention|expo|meeting|event)s?\b")
+
+
+def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[str, str]) -> bool:
+    """Whether span ``m`` cannot answer: it names what the question already names ("Office of the National
+    Cyber Director (ONCD)" for "who runs the ONCD?"), or, as an organisation, it is an acronym the documents
+    spell out as no organisation ("EO": Executive Order) or the name of an event ("the RSA conference")."""
+    words = set(re.findall(r"[a-z0-9]+", question))
+    if any(w.lower() in words for w in re.findall(r"\b[A-Z]{2,}\b", m.text)):
+        return True
+    if m.kind != "organisation":
+        return False
+    long_form = long_forms.get(m.text.lower().removesuffix("s"), "")
+    if long_form and (long_form.lower() in question or not re.search(rf"\b(?:{entities.ORG_WORDS})\b", long_form)):
+        return True
+    return bool(_EVENT.match(sentence, m.end))
 
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:

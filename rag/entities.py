@@ -39,7 +39,7 @@ memorandum bill act acts reporting resilience defense defence research developme
 _TITLES = ("Secretary|President|Vice President|Director|Deputy|Advisor|Adviser|Administrator|Ambassador|Senator|"
            "Representative|Chairman|Chair|Commissioner|Minister|Prime Minister|Chancellor|General|Admiral|"
            "Mr\\.|Ms\\.|Mrs\\.|Dr\\.")
-_ORG_WORDS = ("Department|Agency|Office|Council|Administration|Bureau|Commission|Task Force|Command|Institute|"
+ORG_WORDS = ("Department|Agency|Office|Council|Administration|Bureau|Commission|Task Force|Command|Institute|"
               "Center|Centre|Board|Service|Services|Forum|Group|Committee|Union|Organization|Organisation|"
               "Corps|Partnership|Coalition|Alliance|Foundation|Association|Congress|Senate|House|Cabinet|"
               "Secretariat|Directorate|Division|Unit|Authority|Agencies|NATO|Quad")
@@ -58,7 +58,7 @@ _PATTERNS = {
                        rf"\b(?:fiscal|FY)\s*(?:year\s*)?(?:19|20)?\d\d\b"),
     "count": re.compile(rf"\b(?:(?:tens|hundreds) of )?(?:thousands|millions)\b(?! of dollars)|"
                         rf"\b\d[\d,]*\b(?!\s*(?:%|percent|{_UNITS}))|\b(?:{_NUM_WORDS})\b(?![\s-]+(?:{_UNITS}))", re.I),
-    "organisation": re.compile(rf"\b(?:the\s+)?(?:(?:{_CAP}|of|for|and|on|the)\s+){{0,6}}(?:{_ORG_WORDS})"
+    "organisation": re.compile(rf"\b(?:the\s+)?(?:(?:{_CAP}|of|for|and|on|the)\s+){{0,6}}(?:{ORG_WORDS})"
                                rf"(?:\s+(?:of|for|on)(?:\s+the)?(?:\s+{_CAP}){{1,4}})?\b|\b[A-Z]{{2,6}}s?\b(?=[^a-z]|$)"),
     "person": re.compile(rf"(?:(?:{_TITLES})\s+(?:of\s+(?:State|Defense|Commerce|Homeland Security)\s+)?)?"
                          rf"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"),
@@ -227,11 +227,11 @@ def run_of(sentence: str, found: list[Match], first: Match) -> Match:
 
 
 def _no_name(sentence: str, text: str, start: int, titled: bool) -> bool:
-    """Whether a person span at ``start`` is no one's name: a place; after "in", "at" or "of"; a
-    title-cased phrase ("Rights Respecting Digital Future"; "Critical Infrastructure Control Systems"
-    unless a title came before it); a date ("Last March")."""
+    """Whether a person span at ``start`` is no one's name: a place; after "in", "at", "of" or a possessive
+    ("the President’s Budget Request"); a title-cased phrase ("Rights Respecting Digital Future"; "Critical
+    Infrastructure Control Systems" unless a title came before it); a date ("Last March")."""
     before = sentence[max(0, start - 40):start]
-    return (text in _places() or bool(re.search(r"\b(in|at|of)\s+$", before[-6:]))
+    return (text in _places() or bool(re.search(r"\b(in|at|of)\s+$|[’']s\s+$", before[-6:]))
             or bool(re.match(r"\s+[A-Z][a-z]", sentence[start + len(text):]))
             or not titled and bool(re.search(rf"\S\s+(?!(?:{_TITLES})\s)[A-Z][a-z]+\s+$", before))
             or bool(re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text)))

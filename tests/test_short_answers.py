@@ -71,13 +71,14 @@ def test_spans_of_each_kind(sentence, kind, spans):
     assert [m.text for m in entities.find(sentence, kind)] == spans
 
 
-def _fake(sentences: list[str]):
-    """An index of one document whose sentences are ``sentences``, each quoted with its own citation."""
+def _fake(sentences: list[str], long_forms: dict[str, str] | None = None):
+    """An index of one document whose sentences are ``sentences``, each quoted with its own citation, and
+    whose documents spell out the acronyms ``long_forms``."""
     text, sents = "", []
     for s in sentences:
         sents.append(SimpleNamespace(text=s, start=len(text)))
         text += s + " "
-    index = SimpleNamespace(sentence=lambda r: (None, sents[r]))
+    index = SimpleNamespace(sentence=lambda r: (None, sents[r]), cached=lambda name, make: long_forms or {})
     answer = SimpleNamespace(citations=[SimpleNamespace(start=s.start, n=i + 1) for i, s in enumerate(sents)])
     return index, answer, text
 
@@ -114,9 +115,16 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     ("During the RSA conference, the State Department launched the plan.", "Who launched the plan?",
      "State Department"),
     ("The plan was drafted by the Port Authority after talks with the FBI.", "Who drafted the plan?", "Port Authority"),
+    # ... and that doer beats a person-like phrase: "the President’s Budget Request" is no one's name
+    ("The Harbour Office will coordinate the plan and align it with the President’s Budget Request.",
+     "who coordinates the plan", "Harbour Office"),
+    # an event is no organisation ("the RSA conference"), nor is an acronym the documents spell out as no
+    # organisation ("EO": Executive Order); a name holding the question's own acronym restates it
+    ("At the RSA conference, the plan was unveiled under EO 14028 with the FBI.", "Who unveiled the plan?", "FBI"),
+    ("The Harbour Safety Office (HSO) reports to the Port Council.", "who runs the HSO", "Port Council"),
 ])
 def test_which_span_of_the_sentence_is_the_short_answer(sentence, question, short):
-    index, answer, text = _fake([sentence])
+    index, answer, text = _fake([sentence], {"eo": "Executive Order", "hso": "Harbour Safety Office"})
     got = short_answer(index, analyse(question), [SimpleNamespace(rows=[0])], answer)
     assert got is not None and got.text == short
     assert text[got.start:got.end] == short
