@@ -22,7 +22,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from .acronyms import spelled
-from .entities import country_of
+from .entities import ORG_WORDS, country_of
 from .search import tokenize
 
 if TYPE_CHECKING:
@@ -77,10 +77,14 @@ def known_terms(index: Index) -> Container[str]:
 
 def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
     """Names in the question (runs of capitalised words after its first word) with a word the index
-    has never seen.
+    has never seen. A month or a weekday is no name; a common noun inside a name ("Department") counts
+    for nothing; "America", "the Pentagon" and "the White House" are known where the documents say
+    "United States", "Defense" or "DoD", "Administration" or "President".
 
     >>> unknown_names("What did Chris Inglis say about CISA?", {"cisa", "chris"})
     ['Chris Inglis']
+    >>> unknown_names("What did America's State Department say in March?", {"unit", "state"})
+    []
     """
     names: list[list[str]] = []
     previous_capital = False
@@ -94,13 +98,31 @@ def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
         previous_capital = capital
     missing = []
     for name in names:
+        name = [re.sub(r"['’]s$", "", w) for w in name]  # "the CSRB's", "Washington's"
+        if _aliased(" ".join(name), vocabulary):
+            continue
         for word in name:
             terms = tokenize([word])[0]
-            if terms and not any(t in vocabulary for t in terms) and not any(
+            if not terms or word.lower() in _DATES or len(name) > 1 and word.lower() in _GENERIC \
+                    or _aliased(word, vocabulary):
+                continue
+            if not any(t in vocabulary for t in terms) and not any(
                     t in vocabulary for form in _place_of(word) for t in tokenize([form])[0]):
                 missing.append(" ".join(name))
                 break
     return missing
+
+
+def _aliased(name: str, vocabulary: Container[str]) -> bool:
+    return any(all(t in vocabulary for t in terms) for terms in tokenize(list(_ALIASES.get(name.lower(), ()))))
+
+
+# what a question may call by another name than the documents: the country and its government
+_ALIASES = {"america": ("united states",), "americans": ("united states",), "pentagon": ("defense", "dod"),
+            "white house": ("administration", "president")}
+_DATES = set(_MONTHS.split("|")) | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+# a common noun inside a name ("State Department", "Justice Department"): the other words say which
+_GENERIC = {w.lower() for w in ORG_WORDS.split("|")}
 
 
 def _place_of(word: str) -> list[str]:

@@ -110,6 +110,10 @@ def spell_out(index: Index, question: str, encode: Callable[[list[str]], np.ndar
             continue
         found = runs((index.chunks[i].text for i in range(len(index.chunks))), acronym) \
             if len(index.chunks) <= 20_000 else []
+        titled = _titled(index, acronym) if len(acronym) >= 3 and acronym.isupper() else ""
+        if titled:  # "Cyber Safety Review Board" for "CSRB": a name, whatever its cosine (0.23)
+            table[key] = titled
+            continue
         if found:
             vectors = encode([acronym, *(run for run, _ in found)])
             cos = vectors[1:] @ vectors[0]
@@ -119,6 +123,26 @@ def spell_out(index: Index, question: str, encode: Callable[[list[str]], np.ndar
                 continue
         tried.add(key)
     return table
+
+
+def _titled(index: Index, acronym: str) -> str:
+    """The first run of capitalised words of the index whose initials are the acronym's capitals, small
+    words allowed between them ("Cyber Safety Review Board" for "CSRB"), else ""."""
+    capitals = [c for c in acronym if c.isupper()]
+    small = "|".join(sorted(w for w in _SMALL if w.isalpha()))
+    words = [rf"(?:{c}[a-z]+|{'|'.join(w for w in sorted(_SMALL) if w[0] == c.lower())})"
+             if 0 < i < len(capitals) - 1 and any(w[0] == c.lower() for w in _SMALL if w.isalpha())
+             else rf"{c}[a-z]+"
+             for i, c in enumerate(capitals)]  # "Bill of Materials": the O of SBOM may be a small word
+    pattern = re.compile(r"(?<![\w'’-])" + rf"(?:\s+(?:{small}))?[\s-]+".join(words)
+                         + r"\b(?![\s-]+[A-Z])")
+    for i in range(len(index.chunks)):
+        text = index.chunks[i].text
+        for m in pattern.finditer(text):
+            before = re.search(r"([A-Z][a-z]*)[\s-]+$", text[max(0, m.start() - 30):m.start()])
+            if not before or before.group(1).lower() in _SMALL:  # a whole name, not the tail of one
+                return m.group(0)
+    return ""
 
 
 def runs(texts: Iterable[str], acronym: str, limit: int = _RUNS) -> list[tuple[str, int]]:

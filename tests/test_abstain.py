@@ -32,6 +32,17 @@ def test_a_capital_names_its_country_and_a_demonym_its_place():
     assert unknown_names("Why does Ottawa back the hackers?", vocab) == ["Ottawa"]  # Canada is not in the sources
 
 
+def test_a_possessive_a_date_a_common_noun_and_the_other_names_of_the_government_are_not_unknown():
+    vocab = {"csrb", "washington", "state", "unit", "defens", "administr"}
+    assert unknown_names("Who picks the CSRB's leaders?", vocab) == []
+    assert unknown_names("What did Washington's plan say in March?", vocab) == []
+    assert unknown_names("What does the State Department want?", vocab) == []
+    assert unknown_names("Why does America need the Pentagon and the White House?", vocab) == []
+    # the common noun still counts when it is all the name has, or beside an unknown word
+    assert unknown_names("What does the Fick Department want?", vocab) == ["Fick Department"]
+    assert unknown_names("Why does America matter?", {"state"}) == ["America"]  # no "United States" either
+
+
 def test_reason_to_abstain():
     assert reason_to_abstain("When was it signed?", ["It was signed in May 2023."], {}) == ""
     assert "a date" in reason_to_abstain("When was it signed?", ["It was signed by the President."], {})
