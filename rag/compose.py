@@ -31,8 +31,9 @@ _F = {n: i for i, n in enumerate(FEATURES)}
 # a best sentence cosine below this is off topic ("a recipe for banana bread?"): the abstention model's
 # off_topic is how far below; chosen on train document-held-out CV among 0.30-0.45, with all-MiniLM-L6-v2
 OFF_TOPIC = 0.35
-_WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date", "count": "a number",
-         "duration": "a duration", "person": "a name", "organisation": "an organisation", "place": "a place"}
+_WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date",
+         "count": "a number", "duration": "a duration", "person": "a name",
+         "organisation": "an organisation", "place": "a place"}
 
 
 def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model
@@ -166,6 +167,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     (the better unit on a tie; for "who <verb>", the verb's doer first, a person before an organisation);
     None when no quoted sentence holds one."""
     kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
+    if info.asks == "date" and _BY_WHEN.search(info.text):  # mostly answered "within 1 year", not a date
+        kinds = ["deadline"]
     qlow = info.text.lower()
     where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
     by_start = {c.start: c for c in answer.citations}
@@ -193,6 +196,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     return None if best is None else best[1]
 
 
+_BY_WHEN = re.compile(r"\bby when\b", re.I)
 _EVENT = re.compile(r"\s+(?:conference|summit|convention|expo|meeting|event)s?\b")
 
 

@@ -89,6 +89,8 @@ class Match:
 def find(sentence: str, kind: str) -> list[Match]:
     """Spans of ``kind`` in ``sentence``, in order; a place named in the gazetteer comes before one guessed
     from its preposition."""
+    if kind == "deadline":  # a date, or a time limit ("within 1 year", "60 days of the date of this order")
+        return sorted(find(sentence, "date") + find(sentence, "duration"), key=lambda m: m.start)
     out: list[Match] = _places_in(sentence) if kind == "place" else []
     for m in _PATTERNS[kind].finditer(sentence):
         group = 1 if m.re.groups else 0

@@ -122,6 +122,11 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     # organisation ("EO": Executive Order); a name holding the question's own acronym restates it
     ("At the RSA conference, the plan was unveiled under EO 14028 with the FBI.", "Who unveiled the plan?", "FBI"),
     ("The Harbour Safety Office (HSO) reports to the Port Council.", "who runs the HSO", "Port Council"),
+    # "by when" takes a time limit as readily as a date: the first of either
+    ("Within 1 year of the order of May 12, 2021, the Port Council shall set up an office.",
+     "By when must the Port Council set up the office?", "1 year"),
+    ("The order of May 12, 2021 gives the Port Council 1 year to set up an office.",
+     "By when must the Port Council set up the office?", "May 12, 2021"),
 ])
 def test_which_span_of_the_sentence_is_the_short_answer(sentence, question, short):
     index, answer, text = _fake([sentence], {"eo": "Executive Order", "hso": "Harbour Safety Office"})
