@@ -263,13 +263,16 @@ def locative(sentence: str, m: Match) -> bool:
 
 def has(sentence: str, kind: str, question: str = "") -> bool:
     """Whether ``sentence`` holds a span of ``kind`` that the question does not already contain; a
-    "who" question is also answered by an organisation or any other proper name."""
+    "who" question is also answered by an organisation or any other proper name, a "which organisation"
+    question by any proper name ("Politico", "Carnegie Mellon")."""
     q = question.lower()
     if any(m.text.lower() not in q for m in find(sentence, kind)):
         return True
     if kind == "person":
         return has(sentence, "organisation", question) or any(
             w.lower() not in q and w.lower() not in _GENERIC for w in _NAME.findall(sentence))
+    if kind == "organisation":
+        return any(w.lower() not in q and w.lower() not in _GENERIC for w in _NAME.findall(sentence))
     return False
 
 

@@ -133,3 +133,11 @@ def test_which_span_of_the_sentence_is_the_short_answer(sentence, question, shor
     got = short_answer(index, analyse(question), [SimpleNamespace(rows=[0])], answer)
     assert got is not None and got.text == short
     assert text[got.start:got.end] == short
+
+
+def test_a_which_outlet_question_is_answered_by_a_bare_proper_name():
+    # "Politico" has no organisation word; the sentence holds what the question asks for
+    q = "which outlet was the reporter with"
+    assert entities.has("Next question, from Dana Reyes with Politico.", "organisation", q)
+    assert not entities.has("Next question, from the reporter on the line.", "organisation", q)
+    assert not entities.has("The question came from the Federal line.", "organisation", q)  # a generic word
