@@ -21,6 +21,7 @@ from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
 from .question import QuestionInfo, asks_several, doer_verb
 from .rerank import acronyms
+from .search import index_idf, tokenize
 from .selector import ABSTAIN_FEATURES, Model
 from .types import Answer, Hit, ShortAnswer
 
@@ -60,8 +61,26 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
         p[order[0]] if len(order) else 0.0,
         best[_F["cos_max"]], best[_F["overlap"]], missing,
         float(bool(unknown_names(info.text, vocab))), top,
-        float(any(h.bm25 for h in hits)), max(0.0, OFF_TOPIC - top),
+        float(any(h.bm25 for h in hits)),
+        max(0.0, OFF_TOPIC - top) * (1.0 - _covered(index, info, cands, order)),  # far, unless it holds the words
     ], dtype=np.float64)
+
+
+def _covered(index: Index, info: QuestionInfo, cands: list[Unit] | None, order: np.ndarray) -> float:
+    """The idf share of the question's words (not its question words) that its best unit holds, a word the
+    index lacks weighing as its rarest: "what is hunt forward?" over `sources/` scores 1 ("hunt forward
+    missions") although its cosine is 0.33, "Explain the rules of cricket." 0.26."""
+    if not cands or not len(order):
+        return 0.0
+    idf = index_idf(index)
+    rarest = max(idf.values(), default=1.0)
+    weights = {t: idf.get(t, rarest) for t in tokenize([info.text])[0] if t not in _ASKING}
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    held = set().union(*(tokenize([index.sentence_text(r)])[0] for r in cands[int(order[0])].rows))
+    return sum(w for t, w in weights.items() if t in held) / total
+
 
 
 def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, words: list[int],
@@ -196,6 +215,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     return None if best is None else best[1]
 
 
+_ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS))])[0])  # "what", "how", "mani"
 _BY_WHEN = re.compile(r"\bby when\b", re.I)
 _EVENT = re.compile(r"\s+(?:conference|summit|convention|expo|meeting|event)s?\b")
 

@@ -200,6 +200,7 @@ def _places_in(sentence: str) -> list[Match]:
 _STOP = set("""what which who whom whose when where why how does did do is are was were the a an of for to in on and
 or with by from that this it its as at be been has have had will would can could should must about into their
 they there than then them his her our your any many much long""".split())
+QUESTION_WORDS = frozenset(_STOP)  # what a question says besides what it is about
 
 
 def overlap(sentence: str, question: str) -> int:

@@ -67,3 +67,16 @@ def test_a_name_only_the_title_gives_is_known(tmp_path, real_embedder):
     a = engine.ask("What did Roe say about protecting the cranes?")
     assert "never mention" not in a.message and not a.abstained
     assert unknown_names("What did Nathaniel Fick say?", known_terms(engine.index)) == ["Nathaniel Fick"]
+
+
+@pytest.mark.e2e
+def test_a_terse_question_whose_words_the_best_sentence_holds_is_not_far_from_everything(sources_index, real_embedder):
+    # "hunt forward" is in one sentence of sources/, yet the question's cosine to it is only 0.33 (the
+    # off-topic floor is 0.35); a question about cricket shares "rules" with nothing and is still refused
+    from rag.engine import Engine
+
+    engine = Engine(sources_index, real_embedder)
+    a = engine.ask("what is hunt forward")
+    assert not a.abstained, a.message
+    assert any("hunt forward missions" in s.text for s in a.sentences)
+    assert "Nothing in them is close" in engine.ask("Explain the rules of cricket.").message
