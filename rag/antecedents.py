@@ -5,11 +5,12 @@ of an earlier question, the subject of the previous answer, the document it cite
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .phrases import COUNT_WORDS, Phrase, document_name, noun_phrases, people, singular, words
+from .phrases import COUNT_WORDS, PREPOSITIONS, STOP, Phrase, document_name, noun_phrases, people, singular, words
 
 MAX_TURNS = 4  # how far back a reference may point
 
@@ -45,13 +46,15 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
     """The phrase a pronoun or "that <head>" points to: the earlier questions' topics (most recent
     first), then the subject of the previous answer, then the name of the document it cites."""
     older = " ".join(t.asked for t in turns[1:]).lower()
+    if number == "pl" and head is None and (pair := _compared(turns)):
+        return pair
     for turn in turns:
         candidates: list[Phrase] = [p for p in noun_phrases(turn.asked) if not p.asked]
         # a phrase the conversation keeps coming back to ("CIRCIA" asked about, then "under it") comes first;
         # a bare name ("Blinken") last: "it" is rarely a person
         candidates.sort(key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
         if turn.answer:
-            candidates += [_subject(p) for p in noun_phrases(turn.answer.split("\n")[0])[:1]]
+            candidates += [_subject(p) for p in _opening(turn.answer.split("\n")[0])[:1]]
         for title in turn.titles[:1]:
             name = document_name(title)
             if name:
@@ -65,6 +68,33 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
             elif number is None or (number == "pl") == p.plural:
                 return p.text
     return None
+
+
+def _compared(turns: list[Turn]) -> str | None:
+    """"China and Russia" when the last two questions asked the same about each ("what does the strategy say
+    about China", then "... about Russia"): what a following "they" means.
+
+    >>> _compared([Turn("what does it say about russia?", "", ()), Turn("what does it say about China", "", ())])
+    'China and russia'
+    """
+    if len(turns) < 2:
+        return None
+    a, b = (re.findall(r"[\w'’.-]+", t.asked.rstrip("?")) for t in (turns[1], turns[0]))
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x.lower() != y.lower()]
+    if len(a) != len(b) or len(diff) != 1 or a[diff[0]].lower() in STOP or b[diff[0]].lower() in STOP:
+        return None
+    return f"{a[diff[0]]} and {b[diff[0]]}"
+
+
+def _opening(sentence: str) -> list[Phrase]:
+    """The noun phrases of a sentence from its subject on: past an opening prepositional phrase ("Amid
+    ongoing cyber threats from state actors like Russia and China, the strategy ...")."""
+    phrases = noun_phrases(sentence)
+    first = re.match(r"\W*(\w+)", sentence)
+    comma = sentence.find(",")
+    if first and first.group(1).lower() in PREPOSITIONS and comma > 0:
+        return [p for p in phrases if p.start > comma]
+    return phrases
 
 
 def _bare_name(text: str) -> bool:

@@ -22,7 +22,8 @@ DETERMINERS = frozenset("the a an this that these those its their his her our yo
                         "such".split())
 PREPOSITIONS = frozenset("of in on at to for from with about by under over into onto through between against during "
                          "after before within without among across toward towards per via regarding according as "
-                         "than upon around behind beyond since until like out up down off".split())
+                         "than upon around behind beyond since until like out up down off amid amidst despite "
+                         "throughout besides alongside unlike versus except".split())
 PRONOUNS = frozenset("it they them he him she her we us you i me itself themselves one ones there here".split())
 OTHER = frozenset("and or but nor not no also else more most very so then just only exactly really still already "
                   "even ever never please tell explain much many another same ok okay yes what's who's "

@@ -66,6 +66,17 @@ def understood(question: str, *turns: dict) -> str | None:
      "Who leads the water sector under NSM-22?"),
     ("what about resilient?", [{"question": "What does a 'defensible' digital ecosystem mean?"}],
      "What does a 'resilient' digital ecosystem mean?"),
+    # "they" after the same question asked about two things: both
+    ("what do they want", [{"question": "what does the strategy say about China"},
+                           {"question": "and russia?", "understood_as": "what does the strategy say about russia"}],
+     "What do China and russia want"),
+    # the previous answer's subject comes after an opening prepositional phrase
+    ("What do they want?", [{"question": "What does the strategy highlight?",
+                             "answer": "Amid growing risks, state actors like Russia and China highlight defence."}],
+     "What do state actors want?"),
+    ("What do they want?", [{"question": "What does the strategy highlight?",
+                             "answer": "Amid ongoing cyber threats from Russia, the strategy highlights defence."}],
+     "What do they want? (What does the strategy highlight)"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
     # a question word with a noun and no verb of its own
