@@ -52,6 +52,9 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
     best = x[order[0]] if len(order) else np.zeros(len(FEATURES))
     top = float(x[:, _F["cos_max"]].max()) if len(x) else 0.0
     missing = best[_F["type_missing"]]
+    if missing and cands and info.asks == "date" and _DEADLINE.search(info.text) and any(
+            entities.has(index.sentence_text(r), "duration", info.text.lower()) for r in cands[order[0]].rows):
+        missing = 0.0  # "when must agencies encrypt data?": "Within 180 days of the date of this order, ..."
     if missing and cands and best[_F["backref_first"]]:  # "It criticizes these countries": what "these" names
         first = cands[order[0]].rows[0]
         if first > 0 and index.sentence_rows[first - 1][0] == index.sentence_rows[first][0] \
@@ -186,7 +189,9 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     (the better unit on a tie; for "who <verb>", the verb's doer first, a person before an organisation);
     None when no quoted sentence holds one."""
     kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
-    if info.asks == "date" and _BY_WHEN.search(info.text):  # mostly answered "within 1 year", not a date
+    if _WHO_IS.match(info.text):  # "who is Kemba Walden?" asks what she is, not for another name
+        return None
+    if info.asks == "date" and _DEADLINE.search(info.text):  # mostly answered "within 1 year", not a date
         kinds = ["deadline"]
     qlow = info.text.lower()
     where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
@@ -216,7 +221,12 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
 
 
 _ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS))])[0])  # "what", "how", "mani"
-_BY_WHEN = re.compile(r"\bby when\b", re.I)
+_WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
+                     r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)[\w.'’-]+"
+                     r"(?:\s+[\w.'’-]+){0,3}\s*\??\s*$", re.I)
+# "by when ...?", "when must ...?": a time limit answers it as well as a date
+_DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will) [^?]{0,60}\b(have to|need to|due)\b|"
+                       r"\bwhen (must|should|shall)\b", re.I)
 _EVENT = re.compile(r"\s+(?:conference|summit|convention|expo|meeting|event)s?\b")
 
 

@@ -80,3 +80,13 @@ def test_a_terse_question_whose_words_the_best_sentence_holds_is_not_far_from_ev
     assert not a.abstained, a.message
     assert any("hunt forward missions" in s.text for s in a.sentences)
     assert "Nothing in them is close" in engine.ask("Explain the rules of cricket.").message
+
+
+@pytest.mark.e2e
+def test_a_when_must_question_is_answered_by_a_time_limit(corpus_index, real_embedder):
+    # the 2021 order gives deadlines as "Within 180 days of the date of this order": no date, yet an answer
+    from rag.engine import Engine
+
+    a = Engine(corpus_index, real_embedder).ask("when must agencies encrypt data")
+    assert not a.abstained, a.message
+    assert a.short_answer is not None and a.short_answer.text == "180 days"

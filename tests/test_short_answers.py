@@ -99,6 +99,8 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     short = short_answer(index, analyse("Who did Maria Okafor meet?"), [SimpleNamespace(rows=[0])], answer)
     assert short is not None and short.text == "Jon Reyes"
     assert short_answer(index, analyse("How long did it take?"), [SimpleNamespace(rows=[0])], answer) is None
+    # "who is <name>?" asks what that person is: another name is no answer
+    assert short_answer(index, analyse("who is maria okafor"), [SimpleNamespace(rows=[0])], answer) is None
 
 
 @pytest.mark.parametrize("sentence, question, short", [
