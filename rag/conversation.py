@@ -181,8 +181,8 @@ def _ellipsis(fragment: str, turns: list[Turn]) -> str | None:
 
 def _modifier(x: str, phrases: list[Phrase], head: str) -> tuple[int, int] | None:
     """Where a one-word fragment replaces the first word of the previous question's only compound noun
-    phrase ("the energy sector" → "the water sector"); None when a phrase ends in the fragment's noun or
-    the fragment is a name."""
+    phrase with a determiner ("the energy sector" → "the water sector"); None when a phrase ends in the
+    fragment's noun or the fragment is a name ("human rights" is replaced whole: "about cybercrime")."""
     if len(words(x)) != 1 or not x.islower() or any(
             head in [singular(w.lower()) for w in words(p.text)] for p in phrases):
         return None
@@ -190,7 +190,8 @@ def _modifier(x: str, phrases: list[Phrase], head: str) -> tuple[int, int] | Non
     for p in phrases:
         content = [m for m in re.finditer(r"[A-Za-z][\w-]*(?:[’'][a-z]+)?", p.text)
                    if m.group(0).lower() not in DETERMINERS]
-        if not p.proper and not p.part and len(content) >= 2:
+        determined = words(p.text)[0].lower() in DETERMINERS  # "the energy sector", not "human rights"
+        if determined and not p.proper and not p.part and len(content) >= 2:
             compounds.append((p.start + content[0].start(), p.start + content[0].end()))
     return compounds[0] if len(compounds) == 1 else None
 
@@ -223,9 +224,13 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
         lead = re.sub(r"\s*:$", "", lists[0])
         return f"{q[:which.start()]}{q[which.start():which.start() + 5]} of the {lead[0].lower()}{lead[1:]}" \
                f"{q[which.end():]}"
+    many = antecedent(turns, number="pl") if which else None
+    if which and many:  # "which one is about human rights?" after "what are the goals of the strategy?"
+        text = f"{q[:which.start()]}{q[which.start():which.start() + 5]} of {many}{q[which.end():]}"
+        return text[0].upper() + text[1:]
     tokens = list(re.finditer(r"[A-Za-z][\w’'-]*", q))
     own = noun_phrases(q)
-    out, last, changed = [], 0, False
+    out, last, changed, quoted = [], 0, False, False
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -242,6 +247,8 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
                 replacement, end = found, phrase.end if phrase else nxt.end()
                 while i + 1 < len(tokens) and tokens[i + 1].end() <= end:
                     i += 1
+        elif low in ("this", "that") and i > 0 and tokens[i - 1].group(0).lower() in _SAID:
+            quoted = True  # "who said that?": what the previous answer says, not a thing named in it
         elif low in ("this", "that") and (nxt is None or nxt.group(0).lower() in _AUX) and i > 0:
             replacement = antecedent(turns, number=None)
         elif low == "one" and nxt is None and i > 1 and tokens[i - 1].group(0).lower() not in _NOT_ONE:
@@ -258,7 +265,7 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
             last, changed = end, True
         i += 1
     if not changed:
-        return None
+        return _with_context(q[0].upper() + q[1:].rstrip(" ?") + "?", "", turns[0].asked) if quoted else None
     text = "".join(out) + q[last:]
     return text[0].upper() + text[1:]
 
@@ -283,5 +290,7 @@ _AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("
               ("has", "have"), ("have", "has"))
 _NOT_ONE = DETERMINERS | WH | frozenset("no any every each another other only single first second third fourth fifth "
                                         "last next same".split())  # "which one", "the last one": not a noun
+_SAID = frozenset("said say says saying stated state states wrote write writes mentioned mention mentions claimed "
+                  "claim claims announced announce announces meant mean means".split())
 _AUX = frozenset("is was are were does do did mean means say says include includes cover covers ? and or".split())
 _DUMMY_ADJ = frozenset("true possible important necessary likely clear known".split())

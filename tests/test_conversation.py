@@ -77,6 +77,16 @@ def understood(question: str, *turns: dict) -> str | None:
     ("What do they want?", [{"question": "What does the strategy highlight?",
                              "answer": "Amid ongoing cyber threats from Russia, the strategy highlights defence."}],
      "What do they want? (What does the strategy highlight)"),
+    # "which one" with no list in the answer: which of the plural topic
+    ("which one is about human rights", [{"question": "what are the goals of the strategy",
+                                          "answer": "The strategy delineates four primary goals: advancing economic "
+                                                    "prosperity and promoting human rights. [1]"}],
+     "Which of the goals of the strategy is about human rights"),
+    # a compound without a determiner is replaced whole: "human rights" is no "X rights"
+    ("and cybercrime?", [{"question": "which one is about human rights"}], "which one is about cybercrime"),
+    # "that" said: the previous answer's statement, asked with the previous question
+    ("who said that", [{"question": "what did blinken say about partners", "answer": "Partners matter. [1]"}],
+     "Who said that? (what did blinken say about partners)"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
     # a question word with a noun and no verb of its own
