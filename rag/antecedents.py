@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .ordinals import ORDINAL
 from .phrases import COUNT_WORDS, PREPOSITIONS, STOP, Phrase, document_name, noun_phrases, people, singular, words
 
 MAX_TURNS = 4  # how far back a reference may point
@@ -64,10 +65,16 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
                 continue  # "it" and "that strategy" are not a person
             if head is not None:
                 if singular(head.lower()) in p.text.lower() or head.lower() in p.text.lower():
-                    return p.text
+                    return _with_item(p, turn.asked)
             elif number is None or (number == "pl") == p.plural:
-                return p.text
+                return _with_item(p, turn.asked)
     return None
+
+
+def _with_item(p: Phrase, asked: str) -> str:
+    """A list item named in the earlier question keeps its text: "the third pillar (Shape Market Forces ...)"."""
+    item = re.match(r" \([^()]+\)", asked[p.end:]) if asked[p.start:p.end] == p.text else None
+    return p.text + item.group(0) if item and ORDINAL.match(p.text) else p.text
 
 
 def _compared(turns: list[Turn]) -> str | None:

@@ -41,7 +41,7 @@ def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, st
                 continue
             n = _position(m, len(items))
             if n is not None and n <= len(items):
-                return _ordinal(n), lead_noun(lead), items[n - 1]
+                return _ordinal(n), lead_noun(lead) or ("" if generic else singular(noun)), items[n - 1]
     previous = {singular(w.lower()) for w in words(turns[0][0])}
     n = _position(m, 0)
     if n is None or not (generic or singular(noun) in previous):
@@ -88,7 +88,12 @@ def lead_noun(lead: str) -> str:
 
     >>> lead_noun("Three guiding principles:"), lead_noun("It is the objective of the nation to:")
     ('guiding principle', '')
+    >>> lead_noun("This Strategy seeks to build and enhance collaboration around five pillars:")
+    'pillar'
     """
+    counted = re.search(rf"\b(?:{'|'.join(sorted(_COUNTS - {'the'}))}|\d+)\s+([a-z]+s)\s*:?\s*$", lead, re.I)
+    if counted and len(words(lead)) > 6:  # "... collaboration around five pillars:" → "pillar"
+        return singular(counted.group(1).lower())
     ws = [w for w in words(lead.rstrip(": ")) if w.lower() not in _COUNTS]
     if not ws or len(words(lead)) > 6:  # a whole sentence ("The strategy calls for ... in how ...:"): no noun
         return ""

@@ -25,6 +25,13 @@ BLINKEN = {"question": "Who announced the strategy?",
            "citations": [{"n": 1, "title": "Blinken announces international cyber strategy"}]}
 
 
+PILLARS = {"question": "What are the five pillars?",
+           "answer": "This Strategy seeks to build and enhance collaboration around five pillars: [1]\n"
+                     "1. Defend Critical Infrastructure [1]\n2. Disrupt and Dismantle Threat Actors [1]\n"
+                     "3. Shape Market Forces [1]\n4. Invest in a Resilient Future [1]\n"
+                     "5. Forge International Partnerships [1]"}
+
+
 def understood(question: str, *turns: dict) -> str | None:
     return resolve(question, list(turns)).understood_as
 
@@ -87,6 +94,12 @@ def understood(question: str, *turns: dict) -> str | None:
     # "that" said: the previous answer's statement, asked with the previous question
     ("who said that", [{"question": "what did blinken say about partners", "answer": "Partners matter. [1]"}],
      "Who said that? (what did blinken say about partners)"),
+    # a list whose lead is a whole sentence takes its noun from the count before the colon or the question
+    ("tell me about pillar 3", [PILLARS], "tell me about the third pillar (Shape Market Forces)"),
+    ("who is responsible for that", [PILLARS, {"question": "tell me about pillar 3",
+                                               "understood_as": "tell me about the third pillar (Shape Market "
+                                                                "Forces)"}],
+     "Who is responsible for the third pillar (Shape Market Forces)"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
     # a question word with a noun and no verb of its own
