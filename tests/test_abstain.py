@@ -43,6 +43,14 @@ def test_a_possessive_a_date_a_common_noun_and_the_other_names_of_the_government
     assert unknown_names("Why does America matter?", {"state"}) == ["America"]  # no "United States" either
 
 
+def test_a_country_or_a_code_written_in_lower_case_is_still_a_name():
+    vocab = {"blinken", "russia", "costa", "rica", "nsm", "22"}
+    assert unknown_names("what did blinken say about india and log4j", vocab) == ["india", "log4j"]
+    assert unknown_names("who voted with russia, costa rica and nsm-22", vocab) == []
+    assert unknown_names("what did blinken say about chad's neighbours", vocab) == ["chad"]
+    assert unknown_names("is a turkey sandwich in the strategy?", vocab) == ["turkey"]  # a price of casual names
+
+
 def test_reason_to_abstain():
     assert reason_to_abstain("When was it signed?", ["It was signed in May 2023."], {}) == ""
     assert "a date" in reason_to_abstain("When was it signed?", ["It was signed by the President."], {})
