@@ -227,7 +227,7 @@ _WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an
 # "by when ...?", "when must ...?": a time limit answers it as well as a date
 _DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will) [^?]{0,60}\b(have to|need to|due)\b|"
                        r"\bwhen (must|should|shall)\b", re.I)
-_EVENT = re.compile(r"\s+(?:conference|summit|convention|expo|meeting|event)s?\b")
+_EVENT = re.compile(r"\s+(?:[a-z]+\s+)?(?:conference|summit|convention|expo|meeting|event)s?\b")
 
 
 def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[str, str]) -> bool:

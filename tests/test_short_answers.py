@@ -123,6 +123,7 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     # an event is no organisation ("the RSA conference"), nor is an acronym the documents spell out as no
     # organisation ("EO": Executive Order); a name holding the question's own acronym restates it
     ("At the RSA conference, the plan was unveiled under EO 14028 with the FBI.", "Who unveiled the plan?", "FBI"),
+    ("At the RSA cybersecurity conference, the FBI unveiled the plan.", "Who wrote the plan?", "FBI"),
     ("The Harbour Safety Office (HSO) reports to the Port Council.", "who runs the HSO", "Port Council"),
     # "by when" takes a time limit as readily as a date: the first of either
     ("Within 1 year of the order of May 12, 2021, the Port Council shall set up an office.",
