@@ -33,6 +33,7 @@ RUNS: dict[str, list[list[str]]] = {  # benchmarks/NAME.py → the options of ea
                      "--compare-copy", "--no-model"]],
     "bench_splitter": [["--no-curve", "--evidence"]],
     "compare_selectors": [[]],
+    "alone": [[]],
     "tune": [["--chunks", "200/40", "--questions", "eval/train_dev_sources.jsonl"]],
     "load": [["--users", "2", "--seconds", "3", "--slice", "3", "--route", "both"]],
     "question_memory": [["--burst", "1", "--mb", "1", "--settle", "1"]],
