@@ -85,7 +85,6 @@ def _covered(index: Index, info: QuestionInfo, cands: list[Unit] | None, order: 
     return sum(w for t, w in weights.items() if t in held) / total
 
 
-
 def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, words: list[int],
          model: Model, part_p: list[np.ndarray] | None = None) -> list[int]:
     """Positions of the units to quote: each part's best first, then the rest by probability."""
