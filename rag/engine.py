@@ -24,6 +24,7 @@ from .answer import compose
 from .compose import compose as compose_learned
 from .config import Settings
 from .embedding import Embedder, make_embedder
+from .overview import is_overview, overview
 from .retrieval import retrieve
 from .types import Answer
 
@@ -140,7 +141,9 @@ class Engine:
                         allowed=allowed, ranker=ranker,
                         soft_match=self.soft_match if mode == "learned" and ranker is not None else None)
         t2 = time.perf_counter()
-        if self.settings.composer == "learned" and model is not None:
+        if is_overview(cleaned) and hits:  # "what is this about?": how the documents begin
+            answer = overview(index, cleaned, hits, k, allowed)
+        elif self.settings.composer == "learned" and model is not None:
             answer = compose_learned(index, cleaned, q, hits, model, k)
         else:
             answer = compose(index, cleaned, q, hits[:k], self.settings)
