@@ -138,6 +138,7 @@ def _lower_case_names(question: str, names: list[list[str]]) -> list[list[str]]:
 
 
 def _aliased(name: str, vocabulary: Container[str]) -> bool:
+    """Whether the index knows ``name`` by another of its names (``_ALIASES``)."""
     return any(all(t in vocabulary for t in terms) for terms in tokenize(list(_ALIASES.get(name.lower(), ()))))
 
 

@@ -110,7 +110,8 @@ def spell_out(index: Index, question: str, encode: Callable[[list[str]], np.ndar
             continue
         found = runs((index.chunks[i].text for i in range(len(index.chunks))), acronym) \
             if len(index.chunks) <= 20_000 else []
-        titled = _titled(index, acronym) if len(acronym) >= 3 and acronym.isupper() else ""
+        titled = _titled(index, acronym) if len(acronym) >= 3 and acronym.isupper() \
+            and len(index.chunks) <= 20_000 else ""
         if titled:  # "Cyber Safety Review Board" for "CSRB": a name, whatever its cosine (0.23)
             table[key] = titled
             continue

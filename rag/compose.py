@@ -32,9 +32,8 @@ _F = {n: i for i, n in enumerate(FEATURES)}
 # a best sentence cosine below this is off topic ("a recipe for banana bread?"): the abstention model's
 # off_topic is how far below; chosen on train document-held-out CV among 0.30-0.45, with all-MiniLM-L6-v2
 OFF_TOPIC = 0.35
-_WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date",
-         "count": "a number", "duration": "a duration", "person": "a name",
-         "organisation": "an organisation", "place": "a place"}
+_WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date", "count": "a number",
+         "duration": "a duration", "person": "a name", "organisation": "an organisation", "place": "a place"}
 
 
 def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model
@@ -187,9 +186,9 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     """The first span of the asked kind in the quoted sentence that repeats most of the question's words
     (the better unit on a tie; for "who <verb>", the verb's doer first, a person before an organisation);
     None when no quoted sentence holds one."""
-    kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
     if _WHO_IS.match(info.text):  # "who is Kemba Walden?" asks what she is, not for another name
         return None
+    kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
     if info.asks == "date" and _DEADLINE.search(info.text):  # mostly answered "within 1 year", not a date
         kinds = ["deadline"]
     qlow = info.text.lower()
