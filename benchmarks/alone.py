@@ -34,17 +34,13 @@ def main() -> int:
 
     from rag import crossval, selector
     from rag import train as T
-    from rag.config import Settings
     from rag.engine import Engine
     from rag.evaluation import EvidenceCheck, configure, evaluate, load_questions
     from rag.indexing import build
 
     C.print_machine("alone: each held-out train document in an index of its own")
     embedder = C.embedder_for()
-    if args.index:
-        settings = Settings(index_dir=args.index)
-    else:
-        settings, _ = C.ensure_index("q-onnx-sources-corpus", [C.SOURCES, C.CORPUS], embedder)
+    settings = C.corpus_settings(args.index, embedder)
     questions = load_questions(sorted(glob.glob(str(C.ROOT / "eval" / "train*.jsonl"))))
     engine = Engine(settings, embedder)
     paths = {Path(d["path"]).name: d["path"] for d in engine.index.manifest["documents"]}

@@ -282,3 +282,13 @@ def ensure_index(name: str, roots: list[Path], embedder: Any, fresh: bool = Fals
     t = time.perf_counter()
     build([str(r) for r in roots], s, embedder)
     return s, time.perf_counter() - t
+
+
+def corpus_settings(index: str | None, embedder: Any) -> Any:
+    """The settings of ``index`` (an index of sources/ + ../shared/corpus), or of one built once in the
+    cache when None: the index the selector benchmarks train and ask over."""
+    if index:
+        from rag.config import Settings
+
+        return Settings(index_dir=index)
+    return ensure_index("q-onnx-sources-corpus", [SOURCES, CORPUS], embedder)[0]

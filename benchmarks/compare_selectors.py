@@ -53,12 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     C.print_machine("compare_selectors: logistic vs boosting, fitted on train, scored on test")
     embedder = C.embedder_for()
-    if args.index:
-        from rag.config import Settings
-
-        settings = Settings(index_dir=args.index)
-    else:
-        settings, _ = C.ensure_index("q-onnx-sources-corpus", [C.SOURCES, C.CORPUS], embedder)
+    settings = C.corpus_settings(args.index, embedder)
     engine = Engine(settings, embedder)
     train = load_questions(sorted(glob.glob(str(C.ROOT / "eval" / "train*.jsonl"))))
     test = load_questions(sorted(glob.glob(str(C.ROOT / "eval" / "test*.jsonl"))))
