@@ -90,25 +90,6 @@ def terms_of(text: str) -> frozenset[str]:
     return frozenset(tokenize([text])[0])
 
 
-# a question repeating at least this many words of the top passage's document title names that document
-# ("... the guiding principles of the State Department's cyberspace and digital policy strategy?"); chosen
-# on train document-held-out CV among 2, 3 and 4
-NAMED_MIN = 3
-
-
-def _named(index: Index, question: str, passages: list[int]) -> frozenset[str]:
-    """The question's words that name the top passage's document by its title: they say which document,
-    not which of its sentences answers, so the word-overlap features leave them out (else the sentence
-    restating the title, "... launched United States International Cyberspace and Digital Policy
-    Strategy ...", outscores the list of principles asked for)."""
-    if not passages:
-        return frozenset()
-    doc = int(index.sentence_rows[index.chunk_sent_lo[passages[0]]][0])
-    title = str(index.manifest.get("documents", [{}] * (doc + 1))[doc].get("title", ""))
-    named = terms_of(title) & terms_of(question)
-    return named if len(named) >= NAMED_MIN else frozenset()
-
-
 class Table:
     """The sentences of the candidate passages, with what the features need of each (read once)."""
 
@@ -124,9 +105,8 @@ class Table:
         self.static: dict[int, Static] = {}
         self.terms: dict[int, frozenset[str]] = {}
         self.cos: dict[int, float] = {}
-        self.named = _named(index, info.text, passages)
-        self.whole = QuestionTerms(info.text, idf, self.named)
-        self.parts = [QuestionTerms(p, idf, self.named) for p in info.parts] if len(info.parts) > 1 else []
+        self.whole = QuestionTerms(info.text, idf)
+        self.parts = [QuestionTerms(p, idf) for p in info.parts] if len(info.parts) > 1 else []
         self.add(list(self.home))
 
     def add(self, rows: list[int]) -> None:
@@ -210,10 +190,10 @@ def list_rows(index: Index, row: int) -> list[int]:
 
 
 class QuestionTerms:
-    """The question's indexed terms with their idf weights, but for those that only name the document."""
+    """The question's indexed terms with their idf weights."""
 
-    def __init__(self, text: str, idf: dict[str, float], named: frozenset[str] = frozenset()) -> None:
-        self.weights = {t: idf.get(t, 0.0) for t in tokenize([text])[0] if t not in named}
+    def __init__(self, text: str, idf: dict[str, float]) -> None:
+        self.weights = {t: idf.get(t, 0.0) for t in tokenize([text])[0]}
         self.total = sum(self.weights.values())
 
     def share(self, terms: frozenset[str] | set[str]) -> float:
@@ -227,7 +207,7 @@ def matrix(table: Table, cands: list[Unit], passages: list[int], passage_scores:
     """One row of ``FEATURES`` per unit (``info``: a part of a two-part question, else the question)."""
     index = table.index
     info = info or table.info
-    whole = table.whole if info is table.info else QuestionTerms(info.text, table.idf, table.named)
+    whole = table.whole if info is table.info else QuestionTerms(info.text, table.idf)
     parts = table.parts if info is table.info else []
     qlow = info.text.lower()
     rows = {r for u in cands for r in u.rows}

@@ -66,7 +66,7 @@ def test_bread_question_abstains(sources_engine):
 # that a change shows up here, for better or worse; update the entry when a retrained model gets them right.
 TODAY = {
     "s01": ("answers", "Antony Blinken recently announced a new international cyber strategy"),
-    "s02": ("answers", "This announcement was made at the RSA cybersecurity conference"),  # the reference's
+    "s02": ("answers", "During the RSA conference, in San Francisco"),  # the release's sentence, not the reference's
     "s03": ("answers", "Strengthen and build international partner digital and cyber capacity"),
     "s04": ("answers", "Integration of cyber security, sustainable development and technological innovation"),
     "s05": ("answers", "the willingness to work together on shared goals"),
@@ -82,9 +82,8 @@ TODAY = {
     "s13": ("answers", "build solid coalitions of governments, businesses, and civil"),
     "s14": ("answers", "Working with other federal agencies"),
     "s15": ("answers", "The concept of digital solidarity rests on efforts to build digital and cyber capacity"),
-    "s16": ("answers", "An innovative, rights-respecting cyberspace and digital technologies strategy is"),
-    # the reference's second half (lost with the retrain for singular/plural acronyms, back with the document's
-    # own title words left out of the selector's overlap; docs/answers.md)
+    "s16": ("answers", "During the RSA conference, in San Francisco"),  # reference: "... is fundamental" (quoted
+    # until the retrain with singular/plural acronyms, which moved BM25's weight; docs/answers.md)
     "s17": ("answers", "when we work together to shape the international environment"),
     "s18": ("answers", "more cooperation among allied countries around rights-respecting digital"),
     "s19": ("answers", "ensuring a secure, open, and vibrant technological future"),

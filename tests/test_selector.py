@@ -254,24 +254,3 @@ def test_a_back_reference_is_quoted_with_its_antecedent():
     assert pick(info, cands, x, p, [10, 20, 20], model) == [0]  # "It was ..." alone when it refers to nothing
     x[0, FEATURES.index("backref_first")] = 1.0
     assert pick(info, cands, x, p, [10, 20, 20], model) == [1]  # with the sentence before it, not after it
-
-
-def test_the_words_naming_the_document_do_not_count_as_overlap():
-    # "... of the State Department's cyberspace and digital policy strategy" says which document, not which
-    # of its sentences answers: only "guiding principles" is matched against the candidate sentences
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from rag.features import QuestionTerms, _named, terms_of
-
-    index = SimpleNamespace(sentence_rows=np.array([[0, 0, 10]]), chunk_sent_lo=np.array([0]), manifest={
-        "documents": [{"title": "Release of United States’ International Cyberspace and Digital Policy Strategy – "
-                                "United States Department of State"}]})
-    question = "What are the guiding principles of the State Department's cyberspace and digital policy strategy?"
-    named = _named(index, question, [0])
-    assert {"cyberspac", "digit", "polici", "strategi", "depart", "state"} <= named
-    idf = dict.fromkeys(terms_of(question) - {"what"}, 1.0)  # "what" is not in BM25's vocabulary
-    assert QuestionTerms(question, idf, named).share(terms_of("Three guiding principles:")) == 1.0
-    assert QuestionTerms(question, idf).share(terms_of("Three guiding principles:")) < 0.3
-    assert _named(index, "What are the principles of the digital strategy?", [0]) == frozenset()  # two words
