@@ -181,13 +181,15 @@ def choose_policy(data: list[Case], probs: list[np.ndarray], model: Model) -> tu
                     if best is None or value > best[0] + 1e-9:
                         best = (value, pol, m)
     assert best is not None
+    listed: tuple[float, Policy, dict] | None = None  # a list question's own budget, always from LIST_*
     for words in LIST_WORDS:
         for n in LIST_UNITS:
             pol = replace(best[1], list_words=words, list_units=n)
             value, m = score(pol)
-            if value > best[0] + 1e-9:
-                best = (value, pol, m)
-    return best[1], best[2]
+            if listed is None or value > listed[0] + 1e-9:
+                listed = (value, pol, m)
+    assert listed is not None
+    return listed[1], listed[2]
 
 
 def abstain_threshold(p: np.ndarray, answerable: np.ndarray) -> float:
