@@ -6,7 +6,7 @@ Both see the same candidate units and features (``rag.features``) from the shipp
 - ``logistic``: the shipped selector, a logistic regression with sign-constrained weights (``rag train``);
 - ``boosting``: scikit-learn's HistGradientBoostingClassifier on the same soft labels.
 Each is fitted on eval/train*.jsonl; the composition policy of each is chosen on out-of-fold train
-probabilities by the same grid (``rag.train.choose_policy``). The test split is only scored: answer
+probabilities by the same grid (``rag.policy.choose_policy``). The test split is only scored: answer
 evidence recall, citation precision and median answer words of the answerable test questions, every
 question answered (abstention is the same model for both and is measured by ``rag eval``).
 """
@@ -43,6 +43,7 @@ class Boosted:
 
 
 def main() -> None:
+    from rag import policy as P
     from rag import train as T
     from rag.engine import Engine
     from rag.evaluation import load_questions
@@ -79,9 +80,9 @@ def main() -> None:
                     folds[i] = m.proba(c.x)
         final = learner(x, y)
         shell = replace(model, selector=final)  # type: ignore[arg-type]
-        policy, sim = T.choose_policy(tr, folds, shell)
+        policy, sim = P.choose_policy(tr, folds, shell)
         probs = [final.proba(c.x) if len(c.cands) else np.zeros(0) for c in te]
-        scored = T.simulate(te, probs, replace(shell, policy=policy))
+        scored = P.simulate(te, probs, replace(shell, policy=policy))
         rows.append([name, f"{sim['answer_evidence_recall']:.3f}", f"{scored['answer_evidence_recall']:.3f}",
                      f"{scored['citation_precision']:.3f}", f"{scored['median_words']:.0f}"])
     print(C.table(rows, ["selector", "train recall (out of fold)", "test: answer evidence recall",

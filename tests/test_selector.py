@@ -260,10 +260,10 @@ def test_a_list_question_always_gets_a_budget_of_its_own(monkeypatch):
     # even when no list budget scores better than the others' (here every policy scores the same), a list
     # question gets one from the list grid, not the main budget (85 words, 2 units cut the harbor plan's
     # list of three goals out of its answer)
-    from rag import train as T
+    from rag import policy as P
     from rag.selector import Model, Policy
 
-    monkeypatch.setattr(T, "simulate", lambda data, probs, model: {
+    monkeypatch.setattr(P, "simulate", lambda data, probs, model: {
         "answer_evidence_recall": 0.5, "citation_precision": 0.5, "median_words": 50.0})
-    policy, _ = T.choose_policy([], [], Model(None, None, None, Policy()))
-    assert policy.list_words in T.LIST_WORDS and policy.list_units in T.LIST_UNITS
+    policy, _ = P.choose_policy([], [], Model(None, None, None, Policy()))
+    assert policy.list_words in P.LIST_WORDS and policy.list_units in P.LIST_UNITS
