@@ -75,7 +75,7 @@ def _covered(index: Index, info: QuestionInfo, cands: list[Unit] | None, order: 
     if not cands or not len(order):
         return 0.0
     idf = index_idf(index)
-    rarest = max(idf.values(), default=1.0)
+    rarest = index.cached("idf_max", lambda: max(idf.values(), default=1.0))  # not a scan per question
     weights = {t: idf.get(t, rarest) for t in tokenize([info.text])[0] if t not in _ASKING}
     total = sum(weights.values())
     if total <= 0:
@@ -225,6 +225,7 @@ _WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an
 # "by when ...?", "when must ...?": a time limit answers it as well as a date
 _DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will) [^?]{0,60}\b(have to|need to|due)\b|"
                        r"\bwhen (must|should|shall)\b", re.I)
+_ORG_WORD = re.compile(rf"\b(?:{entities.ORG_WORDS})\b")
 _EVENT = re.compile(r"\s+(?:[a-z]+\s+)?(?:conference|summit|convention|expo|meeting|event)s?\b")
 
 
@@ -238,7 +239,7 @@ def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[
     if m.kind != "organisation":
         return False
     long_form = long_forms.get(m.text.lower().removesuffix("s"), "")
-    if long_form and (long_form.lower() in question or not re.search(rf"\b(?:{entities.ORG_WORDS})\b", long_form)):
+    if long_form and (long_form.lower() in question or not _ORG_WORD.search(long_form)):
         return True
     return bool(_EVENT.match(sentence, m.end))
 
