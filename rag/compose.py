@@ -218,7 +218,11 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     return None if best is None else best[1]
 
 
-_ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS))])[0])  # "what", "how", "mani"
+# what a question says besides what it is about, for the off-topic coverage: its question words and the verbs
+# of asking ("what happens when incidents occur?" is about incidents, not about "happens")
+_ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen happens happened happening mean"
+                              " means meant say says said tell talk talks explain describe give know want wants"
+                              " think get thing things stuff like"])[0])
 _WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
                      r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)[\w.'’-]+"
                      r"(?:\s+[\w.'’-]+){0,3}\s*\??\s*$", re.I)
