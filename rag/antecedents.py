@@ -50,10 +50,15 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
     if number == "pl" and head is None and (pair := _compared(turns)):
         return pair
     for turn in turns:
-        candidates: list[Phrase] = [p for p in noun_phrases(turn.asked) if not p.asked]
+        # the question's own words before the topic it was asked with ("How many goals? (how many pages is
+        # the strategy)": "them" is the goals)
+        carried = re.search(r"\?\s*\(.+\)$", turn.asked)
+        own = [p for p in noun_phrases(turn.asked) if not p.asked and (not carried or p.end <= carried.start())]
+        rest = [p for p in noun_phrases(turn.asked) if not p.asked and carried and p.end > carried.start()]
         # a phrase the conversation keeps coming back to ("CIRCIA" asked about, then "under it") comes first;
         # a bare name ("Blinken") last: "it" is rarely a person
-        candidates.sort(key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
+        candidates: list[Phrase] = sorted(own, key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
+        candidates += sorted(rest, key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
         if turn.answer:
             candidates += [_subject(p) for p in _opening(turn.answer.split("\n")[0])[:1]]
         for title in turn.titles[:1]:

@@ -35,20 +35,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .antecedents import Turn, antecedent, earlier_turns, named_person
+from .ellipsis import ellipsis, pairs, with_context
 from .ordinals import ORDINAL, list_reference
 from .phrases import (
     AUX,
     DETERMINERS,
-    PREPOSITIONS,
     PRONOUNS,
     WH,
     Phrase,
     is_content,
     list_items,
     noun_phrases,
-    people,
-    plural,
-    singular,
     words,
 )
 
@@ -62,6 +59,7 @@ _DEMONSTRATIVE = ("this", "that", "these", "those")
 _BARE = re.compile(r"^(?P<w>why|how|when|where|who|what else)(?:\s+(?:so|not|exactly))?[\s?.!]*$", re.I)
 _NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|what)\s+(?P<rest>[a-z][\w’'-]*"
                         r"(?:\s+[a-z][\w’'-]*){0,2})[\s?.!]*$")  # lower case: no name of its own
+_PRO_VERB = re.compile(r"\b(?:do|doing|done)\s+(?:that|this|it|so)[\s?.!]*$", re.I)  # not "does it rely"
 _MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)
 
 
@@ -94,10 +92,10 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
         if first in WH or first in _QUESTION_START:
             q = rest[0].upper() + rest[1:] + ("?" if q.rstrip().endswith("?") else "")  # "and who leads it?"
         else:
-            return _ellipsis(rest, turns)
+            return ellipsis(rest, turns)
     elif 0 < len(words(q)) <= 5 and words(q)[0].lower() not in WH | _QUESTION_START \
             and any(w.lower() in WH for w in words(q)):
-        return _ellipsis(q, turns)  # "led by which agency?"
+        return ellipsis(q, turns)  # "led by which agency?"
     n = _NOUN_ONLY.match(q[:1].lower() + q[1:])
     if n and not set(w.lower() for w in words(n.group("rest"))) & (AUX | PRONOUNS | WH | _QUESTION_START):
         return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "how many members?"
@@ -106,9 +104,15 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
         return f"{b.group('w').capitalize()}? ({turns[0].asked.rstrip('?')})"
     if _MORE.match(q):
         return turns[0].asked
+    if _PRO_VERB.search(q):  # "how will they do that?": the previous question's action, asked how
+        return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"
     replaced = _replace_references(q, turns)
     if replaced is None and _leans_on_context(q):
         return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "who checks?"
+    topic = _topic(turns)
+    if replaced and len(words(replaced)) <= 3 and not {w.lower() for w in words(topic)} <= {
+            w.lower() for w in words(replaced)}:  # "list them" → "List goals": too little to search alone
+        return f"{replaced.rstrip(' ?.!')}? ({topic})"
     return replaced
 
 
@@ -136,80 +140,9 @@ def _leans_on_context(q: str) -> bool:
         and words(p.text)[0].lower() not in ("the", "a", "an") for p in phrases)  # "the strategy" names one
 
 
-def _ellipsis(fragment: str, turns: list[Turn]) -> str | None:
-    """The previous question made to ask about ``fragment``: "the second area" → that list item;
-    "China" → the previous question about China instead; "for 2022" → the previous question for 2022;
-    "on what date" → that, about the previous question."""
-    item = list_reference(fragment, _pairs(turns))
-    if item:
-        ordinal, noun, text = item
-        if text:
-            return f"What is the {ordinal} {noun or 'item'}: {text}?"
-        return _with_context(f"What is the {ordinal} {noun}?", noun, turns[0].asked)
-    previous, x = turns[0].asked, fragment.strip(" ?.!")
-    ws = [w.lower() for w in words(x)]
-    if any(w in WH for w in ws):
-        return f"{x[0].upper()}{x[1:]} — {previous}"
-    if ws and ws[0] in PREPOSITIONS:
-        same = re.search(rf"\b{re.escape(ws[0])}\b", previous, re.I)
-        phrase = next((p for p in noun_phrases(previous) if same and p.start > same.end()), None)
-        if same and phrase:
-            return previous[:same.start()] + x + previous[phrase.end:]
-        return f"{previous.rstrip(' ?.!')} {x}?"
-    phrases = noun_phrases(previous)
-    if not phrases:
-        return f"{previous.rstrip(' ?.!')}: {x}?"
-    proper = any(w[0].isupper() for w in words(x))
-    head = singular(ws[-1]) if ws else ""
-    whole = [p for p in phrases if not p.part and not people(p.text)] or phrases
-    compound = _modifier(x, phrases, head)
-    if compound is not None:  # "and water?" after "Who leads the energy sector ...?": the water sector
-        return previous[:compound[0]] + x + previous[compound[1]:]
-    target = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]),
-                  None) or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
-    start, end = target.start, target.end
-    owner = re.search(r"[’']s\b", target.text)
-    if proper and owner:  # "the State Department's job" → "the NRC's job"
-        end = start + owner.start()
-    before, after = previous[:start], previous[end:]
-    for copula, other in _AGREEMENT:
-        if before.rstrip().lower().endswith(" " + copula) and plural(x) != (copula in ("are", "were", "do", "have")):
-            before = before.rstrip()[: -len(copula)] + other + " "
-            break
-    return before + x + after
-
-
-def _modifier(x: str, phrases: list[Phrase], head: str) -> tuple[int, int] | None:
-    """Where a one-word fragment replaces the first word of the previous question's only compound noun
-    phrase with a determiner ("the energy sector" → "the water sector"); None when a phrase ends in the
-    fragment's noun or the fragment is a name ("human rights" is replaced whole: "about cybercrime")."""
-    if len(words(x)) != 1 or not x.islower() or any(
-            head in [singular(w.lower()) for w in words(p.text)] for p in phrases):
-        return None
-    compounds = []
-    for p in phrases:
-        content = [m for m in re.finditer(r"[A-Za-z][\w-]*(?:[’'][a-z]+)?", p.text)
-                   if m.group(0).lower() not in DETERMINERS]
-        determined = words(p.text)[0].lower() in DETERMINERS  # "the energy sector", not "human rights"
-        if determined and not p.proper and not p.part and len(content) >= 2:
-            compounds.append((p.start + content[0].start(), p.start + content[0].end()))
-    return compounds[0] if len(compounds) == 1 else None
-
-
-def _pairs(turns: list[Turn]) -> list[tuple[str, str]]:
-    return [(t.asked, t.answer) for t in turns]
-
-
-def _with_context(question: str, noun: str, previous: str) -> str:
-    """``question`` followed by the previous question when ``noun`` alone does not say what it is of."""
-    if re.search(r"\b(?:of|in|for|on)\b", noun):
-        return question
-    return f"{question.rstrip()} ({previous.rstrip(' ?')})"
-
-
 def _replace_references(q: str, turns: list[Turn]) -> str | None:
     """Replace list references, demonstratives and pronouns in a full question; None if it has none."""
-    item = list_reference(q, _pairs(turns))
+    item = list_reference(q, pairs(turns))
     if item:
         m = ORDINAL.search(q)
         assert m is not None
@@ -217,7 +150,7 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
         if text:
             return f"{q[:m.start()]}the {ordinal} {noun or 'item'} ({text}){q[m.end():]}".replace("  ", " ")
         text = f"{q[:m.start()]}the {ordinal} {noun}{q[m.end():]}".replace("  ", " ")
-        return _with_context(text[0].upper() + text[1:], noun, turns[0].asked)
+        return with_context(text[0].upper() + text[1:], noun, turns[0].asked)
     which = re.search(r"\bwhich\s+ones?\b", q, re.I)
     lists = [lead for t in turns for lead, _ in list_items(t.answer) if lead]
     if which and lists:
@@ -265,7 +198,7 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
             last, changed = end, True
         i += 1
     if not changed:
-        return _with_context(q[0].upper() + q[1:].rstrip(" ?") + "?", "", turns[0].asked) if quoted else None
+        return with_context(q[0].upper() + q[1:].rstrip(" ?") + "?", "", turns[0].asked) if quoted else None
     text = "".join(out) + q[last:]
     return text[0].upper() + text[1:]
 
@@ -286,8 +219,6 @@ def _bound(pronoun: str, at: int, own: list[Phrase], q: str) -> bool:
     return pronoun in ("its", "their") and bool(before)
 
 
-_AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("does", "do"), ("do", "does"),
-              ("has", "have"), ("have", "has"))
 _NOT_ONE = DETERMINERS | WH | frozenset("no any every each another other only single first second third fourth fifth "
                                         "last next same".split())  # "which one", "the last one": not a noun
 _SAID = frozenset("said say says saying stated state states wrote write writes mentioned mention mentions claimed "

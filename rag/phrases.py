@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .entities import countries_and_states
+
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "last")
 WH = frozenset("what who whom whose which when where why how".split())
 AUX = frozenset("is are was were be been being am do does did can could will would should shall may might must "
@@ -78,6 +80,8 @@ def is_content(word: str, context: str = "start") -> bool:
     """Whether ``word`` can be part of a noun phrase: ``context`` is "start" (it would open one),
     "det" (it follows a determiner: "the report" is a noun) or "more" (it would extend one)."""
     low = word.lower().replace("’", "'")
+    if low in PRONOUNS and word.isupper() and len(word) > 1:
+        return True  # "the US", "IT": a name, not "us" or "it"
     if low in STOP or (low.endswith("ly") and word.islower() and len(low) > 4 and low not in _NOT_ADVERBS):
         return False
     if context == "det":
@@ -130,7 +134,7 @@ def noun_phrases(text: str) -> list[Phrase]:
     def capital(j: int) -> bool:
         return toks[j].group(0)[0].isupper() and j > 0
 
-    skip = _verbs(low)
+    skip = _verbs(low, [t.group(0) for t in toks])
     i = 0
     if len(toks) > 1 and low[0] in ("who", "what", "how") and low[1] not in AUX | DETERMINERS | PRONOUNS:
         skip.add(1)  # "Who wrote ...", "What counts as ...", "How long ...": not a phrase
@@ -170,17 +174,25 @@ def noun_phrases(text: str) -> list[Phrase]:
     return out
 
 
-def _verbs(low: list[str]) -> set[int]:
+def _verbs(low: list[str], written: list[str]) -> set[int]:
     """Positions of verbs a lexicon misses: in "does/can X ... V?", V is the main verb when it ends the
-    question or only a particle follows ("What does the strategy focus on?", "... lay down?")."""
+    question or only a particle follows ("What does the strategy focus on?", "... lay down?"), or a name
+    and a particle do ("What does the US criticize China for?", "... criticize china for?")."""
     aux = next((i for i, w in enumerate(low[:3]) if w in DO_MODALS), None)
     if aux is None or any(w in VERBS for w in low[aux + 1:]):
         return set()
     n = len(low)
     for j in (n - 1, n - 2):
         if aux + 1 < j and low[j] not in STOP and (j == n - 1 or low[n - 1] in PREPOSITIONS):
-            return {j}
+            if _name(written[j]) and j == n - 2 and aux + 2 < j and low[j - 1] not in STOP:
+                return {j - 1}
+            return set() if _name(written[j]) else {j}
     return set()
+
+
+def _name(word: str) -> bool:
+    """A capitalised word or a country, U.S. state or continent written in lower case."""
+    return word[:1].isupper() or word.lower() in countries_and_states()
 
 
 def list_items(answer: str) -> list[tuple[str, list[str]]]:

@@ -100,6 +100,17 @@ def understood(question: str, *turns: dict) -> str | None:
                                                "understood_as": "tell me about the third pillar (Shape Market "
                                                                 "Forces)"}],
      "Who is responsible for the third pillar (Shape Market Forces)"),
+    # "what about X" after a verb the lexicon lacks and a country in lower case: the country is replaced
+    ("what about russia", [{"question": "what does the US criticize china for"}],
+     "what does the US criticize russia for"),
+    # a pronoun means the previous question's own noun before the topic it was asked with, and a rewrite
+    # too short to search alone keeps that topic
+    ("list them", [{"question": "how many pages is the strategy"}, {"question": "and how many goals",
+                    "understood_as": "How many goals? (how many pages is the strategy)"}],
+     "List goals? (how many pages is the strategy)"),
+    # "do that" stands for the previous question's action: asked with it, its pronouns left alone
+    ("how will they do that", [{"question": "what are the goals of the strategy"}],
+     "How will they do that? (what are the goals of the strategy)"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
     # a question word with a noun and no verb of its own

@@ -1,0 +1,90 @@
+"""Elliptical follow-ups, a fragment standing for the previous question asked about something else: "and
+the second area?" (a list item named by number), "what about Russia?", "and water?" (one word of a compound),
+"for 2022?", "on what date?". ``rag.conversation`` calls ``ellipsis`` with the fragment.
+
+>>> ellipsis("Russia", [Turn("How does the strategy describe the cyber threat from China?", "", ())])
+'How does the strategy describe the cyber threat from Russia?'
+"""
+
+from __future__ import annotations
+
+import re
+
+from .antecedents import Turn
+from .ordinals import list_reference
+from .phrases import DETERMINERS, PREPOSITIONS, WH, Phrase, noun_phrases, people, plural, singular, words
+
+
+def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
+    """The previous question made to ask about ``fragment``: "the second area" → that list item;
+    "China" → the previous question about China instead; "for 2022" → the previous question for 2022;
+    "on what date" → that, about the previous question."""
+    item = list_reference(fragment, pairs(turns))
+    if item:
+        ordinal, noun, text = item
+        if text:
+            return f"What is the {ordinal} {noun or 'item'}: {text}?"
+        return with_context(f"What is the {ordinal} {noun}?", noun, turns[0].asked)
+    previous, x = turns[0].asked, fragment.strip(" ?.!")
+    ws = [w.lower() for w in words(x)]
+    if any(w in WH for w in ws):
+        return f"{x[0].upper()}{x[1:]} — {previous}"
+    if ws and ws[0] in PREPOSITIONS:
+        same = re.search(rf"\b{re.escape(ws[0])}\b", previous, re.I)
+        phrase = next((p for p in noun_phrases(previous) if same and p.start > same.end()), None)
+        if same and phrase:
+            return previous[:same.start()] + x + previous[phrase.end:]
+        return f"{previous.rstrip(' ?.!')} {x}?"
+    phrases = noun_phrases(previous)
+    if not phrases:
+        return f"{previous.rstrip(' ?.!')}: {x}?"
+    proper = any(w[0].isupper() for w in words(x))
+    head = singular(ws[-1]) if ws else ""
+    whole = [p for p in phrases if not p.part and not people(p.text)] or phrases
+    compound = _modifier(x, phrases, head)
+    if compound is not None:  # "and water?" after "Who leads the energy sector ...?": the water sector
+        return previous[:compound[0]] + x + previous[compound[1]:]
+    target = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]),
+                  None) or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
+    start, end = target.start, target.end
+    owner = re.search(r"[’']s\b", target.text)
+    if proper and owner:  # "the State Department's job" → "the NRC's job"
+        end = start + owner.start()
+    before, after = previous[:start], previous[end:]
+    for copula, other in _AGREEMENT:
+        if before.rstrip().lower().endswith(" " + copula) and plural(x) != (copula in ("are", "were", "do", "have")):
+            before = before.rstrip()[: -len(copula)] + other + " "
+            break
+    return before + x + after
+
+
+def _modifier(x: str, phrases: list[Phrase], head: str) -> tuple[int, int] | None:
+    """Where a one-word fragment replaces the first word of the previous question's only compound noun
+    phrase with a determiner ("the energy sector" → "the water sector"); None when a phrase ends in the
+    fragment's noun or the fragment is a name ("human rights" is replaced whole: "about cybercrime")."""
+    if len(words(x)) != 1 or not x.islower() or any(
+            head in [singular(w.lower()) for w in words(p.text)] for p in phrases):
+        return None
+    compounds = []
+    for p in phrases:
+        content = [m for m in re.finditer(r"[A-Za-z][\w-]*(?:[’'][a-z]+)?", p.text)
+                   if m.group(0).lower() not in DETERMINERS]
+        determined = words(p.text)[0].lower() in DETERMINERS  # "the energy sector", not "human rights"
+        if determined and not p.proper and not p.part and len(content) >= 2:
+            compounds.append((p.start + content[0].start(), p.start + content[0].end()))
+    return compounds[0] if len(compounds) == 1 else None
+
+
+def pairs(turns: list[Turn]) -> list[tuple[str, str]]:
+    return [(t.asked, t.answer) for t in turns]
+
+
+def with_context(question: str, noun: str, previous: str) -> str:
+    """``question`` followed by the previous question when ``noun`` alone does not say what it is of."""
+    if re.search(r"\b(?:of|in|for|on)\b", noun):
+        return question
+    return f"{question.rstrip()} ({previous.rstrip(' ?')})"
+
+
+_AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("does", "do"), ("do", "does"),
+              ("has", "have"), ("have", "has"))
