@@ -240,12 +240,18 @@ def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[
     words = set(re.findall(r"[a-z0-9]+", question))
     if any(w.lower() in words for w in re.findall(r"\b[A-Z]{2,}\b", m.text)):
         return True
+    named = {w for w in re.findall(r"[a-z0-9]+", re.sub(r"\([^)]*\)", "", m.text).lower()) if w not in _SMALL}
+    if named and named <= words:  # "Joint Ransomware Task Force (JRTF)" for "who runs the joint ransomware task force?"
+        return True
     if m.kind != "organisation":
         return False
     long_form = long_forms.get(m.text.lower().removesuffix("s"), "")
     if long_form and (long_form.lower() in question or not _ORG_WORD.search(long_form)):
         return True
     return bool(_EVENT.match(sentence, m.end))
+
+
+_SMALL = frozenset("of the and for on in to a an".split())
 
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:

@@ -103,7 +103,9 @@ def find(sentence: str, kind: str) -> list[Match]:
         elif kind == "organisation":
             if out and m.start() < out[-1].end:
                 continue
-            stripped = re.sub(r"^(?:(?:[Tt]he|of|for|and|on)\s+)+", "", text)
+            # "Through the Joint Ransomware Task Force": a sentence's capitalised preposition is no part of a name
+            stripped = re.sub(r"^(?:(?:[Tt]he|of|for|and|on|Through|With|From|By|In|At|To|For|On|During|After|"
+                              r"Before|Within|Across|Among|Via|Like|As|And|Of|Under(?! Secretary))\s+)+", "", text)
             start += len(text) - len(stripped)
             text = stripped
             if text.lower() in _GENERIC or len(text) < 2:

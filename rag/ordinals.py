@@ -21,6 +21,8 @@ ORDINAL = re.compile(r"\b(?:the\s+)?(?P<o>" + "|".join(ORDINALS) + r"|\d{1,2}(?:
                      r"(?:\s+(?P<noun>[a-z]+))?\b|(?:\b(?:number|item|point|no\.)|#)\s*(?P<d>\d{1,2})\b"
                      r"|\b(?!(?:no|any|every|some|each)\s+one\b)(?P<noun2>[a-z]+)\s+(?P<d2>\d{1,2}|"  # not "no one"
                      + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
+_OWNED = re.compile(r"\b(?:its|their|his|her|our|my|your|(?!(?:what|that|it|there|here|who|where|how|when|let|"
+                    r"which)[’']s)[A-Za-z]+[’']s)\s*$", re.I)  # not "what's"
 _COUNTS = frozenset("two three four five six seven eight nine ten several many the key main".split())
 
 
@@ -30,7 +32,7 @@ def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, st
     list in an earlier answer; with no list that long, the item text is "" and the noun comes from the
     plural the previous question asked about ("the five pillars")."""
     m = ORDINAL.search(text)
-    if not m:
+    if not m or _OWNED.search(text[:m.start()]):  # "its first review", "Biden's first order": no list item
         return None
     noun = (m.group("noun") or m.group("noun2") or "").lower()
     generic = not noun or noun in _GENERIC or bool(re.search(r"\b(?:that|this|the) list\b", text, re.I))

@@ -111,6 +111,9 @@ def understood(question: str, *turns: dict) -> str | None:
     # "do that" stands for the previous question's action: asked with it, its pronouns left alone
     ("how will they do that", [{"question": "what are the goals of the strategy"}],
      "How will they do that? (what are the goals of the strategy)"),
+    # an ordinal after a possessive is no list item: "its first review" is the board's
+    ("what was its first review about", [{"question": "who is on the cyber safety review board"}],
+     "What was the cyber safety review board’s first review about"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
     # a question word with a noun and no verb of its own

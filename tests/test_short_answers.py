@@ -125,6 +125,9 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     ("At the RSA conference, the plan was unveiled under EO 14028 with the FBI.", "Who unveiled the plan?", "FBI"),
     ("At the RSA cybersecurity conference, the FBI unveiled the plan.", "Who wrote the plan?", "FBI"),
     ("The Harbour Safety Office (HSO) reports to the Port Council.", "who runs the HSO", "Port Council"),
+    # ... and so does a name whose words the question holds, in any case
+    ("The Port Safety Task Force (PSTF), co-chaired by the Harbour Office, meets weekly.",
+     "who runs the port safety task force", "Harbour Office"),
     # "by when" takes a time limit as readily as a date: the first of either
     ("Within 1 year of the order of May 12, 2021, the Port Council shall set up an office.",
      "By when must the Port Council set up the office?", "1 year"),
@@ -132,10 +135,16 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
      "By when must the Port Council set up the office?", "May 12, 2021"),
 ])
 def test_which_span_of_the_sentence_is_the_short_answer(sentence, question, short):
-    index, answer, text = _fake([sentence], {"eo": "Executive Order", "hso": "Harbour Safety Office"})
+    index, answer, text = _fake([sentence], {"eo": "Executive Order", "hso": "Harbour Safety Office",
+                                        "pstf": "Port Safety Task Force"})
     got = short_answer(index, analyse(question), [SimpleNamespace(rows=[0])], answer)
     assert got is not None and got.text == short
     assert text[got.start:got.end] == short
+
+
+def test_a_sentence_opening_preposition_is_no_part_of_a_name():
+    found = entities.find("Through the Port Safety Task Force, co-chaired by the FBI, ships report.", "organisation")
+    assert [m.text for m in found] == ["Port Safety Task Force", "FBI"]
 
 
 def test_a_which_outlet_question_is_answered_by_a_bare_proper_name():
