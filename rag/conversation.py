@@ -110,8 +110,10 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
     if replaced is None and _leans_on_context(q):
         return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "who checks?"
     topic = _topic(turns)
-    if replaced and len(words(replaced)) <= 3 and not {w.lower() for w in words(topic)} <= {
-            w.lower() for w in words(replaced)}:  # "list them" → "List goals": too little to search alone
+    added = [w for w in words(replaced or "") if w.lower() not in {v.lower() for v in words(q)}]
+    # "list them" → "List goals", "was russia one of them?" → "... one of countries": too little to search alone
+    bare = len(words(replaced or "")) <= 3 or (len(added) == 1 and added[0].islower())
+    if replaced and bare and not {w.lower() for w in words(topic)} <= {w.lower() for w in words(replaced)}:
         return f"{replaced.rstrip(' ?.!')}? ({topic})"
     return replaced
 

@@ -12,7 +12,7 @@ import re
 
 from .antecedents import Turn
 from .ordinals import list_reference
-from .phrases import DETERMINERS, PREPOSITIONS, WH, Phrase, noun_phrases, people, plural, singular, words
+from .phrases import DETERMINERS, ORGANISATIONS, PREPOSITIONS, WH, Phrase, noun_phrases, people, plural, singular, words
 
 
 def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
@@ -46,6 +46,8 @@ def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
         return previous[:compound[0]] + x + previous[compound[1]:]
     target = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]),
                   None) or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
+    if head in ORGANISATIONS and not (target.proper or singular(words(target.text)[-1].lower()) in ORGANISATIONS):
+        return f"{previous.rstrip(' ?.!')}: {x}?"  # "the defense department" replaces no "zero trust"
     start, end = target.start, target.end
     owner = re.search(r"[’']s\b", target.text)
     if proper and owner:  # "the State Department's job" → "the NRC's job"

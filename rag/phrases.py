@@ -37,7 +37,10 @@ _VERB_STEMS = ("say mean include cover require propose aim describe define estab
                "achieve promote protect build strengthen combat defend invest expand improve enhance shape involve "
                "affect apply ensure provide deliver oversee implement respond identify notify disclose prohibit "
                "restrict allow enable recommend address encourage reduce prevent hold tell know think stand launch "
-               "release preview report").split()
+               "release preview report adopt develop coordinate manage encrypt migrate designate appoint rescind "
+               "replace comply enforce regulate deter disrupt detect hire buy sell pay spend mitigate assess align "
+               "harmonize prioritize modernize codify collaborate cooperate engage convene host attend endorse join "
+               "ratify criticize accuse condemn punish warn urge ask").split()
 _IRREGULAR = "said led took gave made got went came became began sought held told meant known stood set put".split()
 _NOT_ADVERBS = frozenset("supply apply reply family assembly italy july rally ally anomaly monopoly".split())
 VERBS = frozenset(_VERB_STEMS + [v + ("es" if v.endswith(("s", "sh", "ch", "x")) else "s") for v in _VERB_STEMS]

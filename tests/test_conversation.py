@@ -111,6 +111,13 @@ def understood(question: str, *turns: dict) -> str | None:
     # "do that" stands for the previous question's action: asked with it, its pronouns left alone
     ("how will they do that", [{"question": "what are the goals of the strategy"}],
      "How will they do that? (what are the goals of the strategy)"),
+    # an organisation replaces no phrase that is not one: the fragment is asked with the previous question
+    ("what about the defense department", [{"question": "which agencies must adopt zero trust"}],
+     "which agencies must adopt zero trust: the defense department?"),
+    # a pronoun replaced by one bare word keeps the question it came from
+    ("was russia one of them?", [{"question": "how many countries signed it",
+                                  "understood_as": "How many countries signed the declaration"}],
+     "Was russia one of countries? (How many countries signed the declaration)"),
     # an ordinal after a possessive is no list item: "its first review" is the board's
     ("what was its first review about", [{"question": "who is on the cyber safety review board"}],
      "What was the cyber safety review board’s first review about"),
