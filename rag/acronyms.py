@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .store import Index
 
 _PAREN = re.compile(r"\(([A-Z][A-Za-z0-9&-]{1,9})\)")
-_SMALL = {"of", "for", "and", "the", "on", "in", "to", "&", "a", "an"}
+SMALL_WORDS = {"of", "for", "and", "the", "on", "in", "to", "&", "a", "an"}
 _ASKED = re.compile(r"\b([A-Z][A-Za-z]{0,4}[A-Z])s?\b")  # MFA, IoT, DDoS, SBOMs: two capitals or more
 SPELL_SURE, SPELL_MIN = 0.5, 0.4  # the cosine an acronym must have to a run spelling it (once / twice written)
 _RUNS = 40  # the most frequent runs compared with an acronym
@@ -54,7 +54,7 @@ def _match(words: list[str], letters: list[str]) -> str:
     want = "".join(letters).lower()
     for n in range(len(letters), min(len(words), 3 * len(letters)) + 1):
         run = [w.strip(",;:\"'“”") for w in words[-n:]]
-        content = "".join(w[0] for w in run if w and w.lower() not in _SMALL).lower()
+        content = "".join(w[0] for w in run if w and w.lower() not in SMALL_WORDS).lower()
         every = "".join(w[0] for w in run if w).lower()
         if want in (content, every) and run and run[0][:1].isupper():
             return " ".join(run)
@@ -130,9 +130,9 @@ def _titled(index: Index, acronym: str) -> str:
     """The first run of capitalised words of the index whose initials are the acronym's capitals, small
     words allowed between them ("Cyber Safety Review Board" for "CSRB"), else ""."""
     capitals = [c for c in acronym if c.isupper()]
-    small = "|".join(sorted(w for w in _SMALL if w.isalpha()))
-    words = [rf"(?:{c}[a-z]+|{'|'.join(w for w in sorted(_SMALL) if w[0] == c.lower())})"
-             if 0 < i < len(capitals) - 1 and any(w[0] == c.lower() for w in _SMALL if w.isalpha())
+    small = "|".join(sorted(w for w in SMALL_WORDS if w.isalpha()))
+    words = [rf"(?:{c}[a-z]+|{'|'.join(w for w in sorted(SMALL_WORDS) if w[0] == c.lower())})"
+             if 0 < i < len(capitals) - 1 and any(w[0] == c.lower() for w in SMALL_WORDS if w.isalpha())
              else rf"{c}[a-z]+"
              for i, c in enumerate(capitals)]  # "Bill of Materials": the O of SBOM may be a small word
     pattern = re.compile(r"(?<![\w'’-])" + rf"(?:\s+(?:{small}))?[\s-]+".join(words)
@@ -141,7 +141,7 @@ def _titled(index: Index, acronym: str) -> str:
         text = index.chunks[i].text
         for m in pattern.finditer(text):
             before = re.search(r"([A-Z][a-z]*)[\s-]+$", text[max(0, m.start() - 30):m.start()])
-            if not before or before.group(1).lower() in _SMALL:  # a whole name, not the tail of one
+            if not before or before.group(1).lower() in SMALL_WORDS:  # a whole name, not the tail of one
                 return m.group(0)
     return ""
 
@@ -156,7 +156,7 @@ def runs(texts: Iterable[str], acronym: str, limit: int = _RUNS) -> list[tuple[s
     >>> runs(["the Internet of Things and endpoint detection and response"], "IoT"), runs(["an ally"], "AI")
     ([('internet of things', 1)], [])
     """
-    small = "|".join(sorted(w for w in _SMALL if w.isalpha()))
+    small = "|".join(sorted(w for w in SMALL_WORDS if w.isalpha()))
     gap = rf"(?:[\s-]+(?:{small}))?[\s-]+"
     letters = [rf"{re.escape(c)}[a-z]+" if c.islower() else rf"(?!(?:{small})\b){re.escape(c)}[a-z]+"
                for c in acronym]

@@ -14,6 +14,7 @@ from .ordinals import ORDINAL
 from .phrases import COUNT_WORDS, PREPOSITIONS, STOP, Phrase, document_name, noun_phrases, people, singular, words
 
 MAX_TURNS = 4  # how far back a reference may point
+CARRIED = re.compile(r"\?\s*\((.+)\)$")  # "How many goals? (how many pages is the strategy)": the topic asked with
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,13 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
     for turn in turns:
         # the question's own words before the topic it was asked with ("How many goals? (how many pages is
         # the strategy)": "them" is the goals)
-        carried = re.search(r"\?\s*\(.+\)$", turn.asked)
-        own = [p for p in noun_phrases(turn.asked) if not p.asked and (not carried or p.end <= carried.start())]
-        rest = [p for p in noun_phrases(turn.asked) if not p.asked and carried and p.end > carried.start()]
-        # a phrase the conversation keeps coming back to ("CIRCIA" asked about, then "under it") comes first;
-        # a bare name ("Blinken") last: "it" is rarely a person
-        candidates: list[Phrase] = sorted(own, key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
-        candidates += sorted(rest, key=lambda p: (p.text.lower() not in older, _bare_name(p.text)))
+        carried = CARRIED.search(turn.asked)
+        cut = carried.start() if carried else len(turn.asked)
+        # the question's own phrases before the topic it was asked with; among them, a phrase the
+        # conversation keeps coming back to ("CIRCIA" asked about, then "under it") first, a bare name
+        # ("Blinken") last: "it" is rarely a person
+        candidates: list[Phrase] = sorted((p for p in noun_phrases(turn.asked) if not p.asked), key=lambda p: (
+            p.end > cut, p.text.lower() not in older, _bare_name(p.text)))
         if turn.answer:
             candidates += [_subject(p) for p in _opening(turn.answer.split("\n")[0])[:1]]
         for title in turn.titles[:1]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import entities
 from .abstain import known_terms, unknown_names
+from .acronyms import SMALL_WORDS
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
 from .question import QuestionInfo, asks_several, doer_verb
@@ -220,9 +221,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
 
 # what a question says besides what it is about, for the off-topic coverage: its question words and the verbs
 # of asking ("what happens when incidents occur?" is about incidents, not about "happens")
-_ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen happens happened happening mean"
-                              " means meant say says said tell talk talks explain describe give know want wants"
-                              " think get thing things stuff like"])[0])
+_ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen mean meant say said tell talk"
+                              " explain describe give know want think get thing stuff like"])[0])  # stemmed
 _WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
                      r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)[\w.'’-]+"
                      r"(?:\s+[\w.'’-]+){0,3}\s*\??\s*$", re.I)
@@ -240,7 +240,7 @@ def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[
     words = set(re.findall(r"[a-z0-9]+", question))
     if any(w.lower() in words for w in re.findall(r"\b[A-Z]{2,}\b", m.text)):
         return True
-    named = {w for w in re.findall(r"[a-z0-9]+", re.sub(r"\([^)]*\)", "", m.text).lower()) if w not in _SMALL}
+    named = {w for w in re.findall(r"[a-z0-9]+", re.sub(r"\([^)]*\)", "", m.text).lower()) if w not in SMALL_WORDS}
     if named and named <= words:  # "Joint Ransomware Task Force (JRTF)" for "who runs the joint ransomware task force?"
         return True
     if m.kind != "organisation":
@@ -249,9 +249,6 @@ def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[
     if long_form and (long_form.lower() in question or not _ORG_WORD.search(long_form)):
         return True
     return bool(_EVENT.match(sentence, m.end))
-
-
-_SMALL = frozenset("of the and for on in to a an".split())
 
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:

@@ -34,13 +34,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .antecedents import Turn, antecedent, earlier_turns, named_person
-from .ellipsis import ellipsis, pairs, with_context
-from .ordinals import ORDINAL, list_reference
+from .antecedents import CARRIED, Turn, antecedent, earlier_turns, named_person
+from .ellipsis import ellipsis, pairs
+from .ordinals import ORDINAL, OWNED, list_reference, with_context
 from .phrases import (
     AUX,
     DETERMINERS,
     PRONOUNS,
+    STOP,
     WH,
     Phrase,
     is_content,
@@ -104,16 +105,22 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
         return f"{b.group('w').capitalize()}? ({turns[0].asked.rstrip('?')})"
     if _MORE.match(q):
         return turns[0].asked
-    if _PRO_VERB.search(q):  # "how will they do that?": the previous question's action, asked how
-        return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"
+    with_topic = f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"
+    if _PRO_VERB.search(q) and not noun_phrases(q):  # "how will they do that?": the previous question's action
+        return with_topic
     replaced = _replace_references(q, turns)
     if replaced is None and _leans_on_context(q):
-        return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "who checks?"
+        return with_topic  # "who checks?"
+    return _bare(replaced, q, turns) if replaced else replaced
+
+
+def _bare(replaced: str, q: str, turns: list[Turn]) -> str:
+    """A rewrite whose pronoun became one bare word ("list them" → "List goals", "was russia one of them?" →
+    "... one of countries") is asked with the topic it came from, unless it already holds that topic's words."""
+    added = [w for w in words(replaced) if w.lower() not in {v.lower() for v in words(q)}]
     topic = _topic(turns)
-    added = [w for w in words(replaced or "") if w.lower() not in {v.lower() for v in words(q)}]
-    # "list them" → "List goals", "was russia one of them?" → "... one of countries": too little to search alone
-    bare = len(words(replaced or "")) <= 3 or (len(added) == 1 and added[0].islower())
-    if replaced and bare and not {w.lower() for w in words(topic)} <= {w.lower() for w in words(replaced)}:
+    content = {w.lower() for w in words(topic) if w.lower() not in STOP}
+    if len(added) == 1 and added[0].islower() and not content <= {w.lower() for w in words(replaced)}:
         return f"{replaced.rstrip(' ?.!')}? ({topic})"
     return replaced
 
@@ -122,7 +129,7 @@ def _topic(turns: list[Turn]) -> str:
     """What a follow-up is asked with: the previous question, or the topic it was itself asked with
     ("Who checks?" after "How long do agencies have? (What does the order say about logging)")."""
     asked = turns[0].asked
-    carried = re.search(r"\?\s*\((.+)\)$", asked)
+    carried = CARRIED.search(asked)
     return carried.group(1) if carried else asked.rstrip("?")
 
 
@@ -149,9 +156,10 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
         m = ORDINAL.search(q)
         assert m is not None
         ordinal, noun, text = item
+        the = "" if OWNED.search(q[:m.start()]) else "the "  # "the strategy's second pillar"
         if text:
-            return f"{q[:m.start()]}the {ordinal} {noun or 'item'} ({text}){q[m.end():]}".replace("  ", " ")
-        text = f"{q[:m.start()]}the {ordinal} {noun}{q[m.end():]}".replace("  ", " ")
+            return f"{q[:m.start()]}{the}{ordinal} {noun or 'item'} ({text}){q[m.end():]}".replace("  ", " ")
+        text = f"{q[:m.start()]}{the}{ordinal} {noun}{q[m.end():]}".replace("  ", " ")
         return with_context(text[0].upper() + text[1:], noun, turns[0].asked)
     which = re.search(r"\bwhich\s+ones?\b", q, re.I)
     lists = [lead for t in turns for lead, _ in list_items(t.answer) if lead]
@@ -213,11 +221,14 @@ def _dummy(tokens: list[re.Match[str]], i: int) -> bool:
 
 
 def _bound(pronoun: str, at: int, own: list[Phrase], q: str) -> bool:
-    """Whether a possessive or he/she finds its antecedent earlier in the question itself: "What did
-    Sullivan say in his speech?", "What does the strategy say about its goals?"."""
+    """Whether a possessive, he/she or they finds its antecedent earlier in the question itself: "What did
+    Sullivan say in his speech?", "What does the strategy say about its goals?", "How do agencies adopt
+    zero trust and why must they do so?"."""
     before = [p for p in own if p.end <= at]
     if pronoun in ("he", "him", "his", "she", "her"):
         return any(p.proper and not p.text.lower().startswith("the ") for p in before)
+    if pronoun in ("they", "them"):
+        return any(p.plural and not p.asked for p in before)
     return pronoun in ("its", "their") and bool(before)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from .antecedents import Turn
-from .ordinals import list_reference
+from .entities import countries_and_states
+from .ordinals import list_reference, with_context
 from .phrases import DETERMINERS, ORGANISATIONS, PREPOSITIONS, WH, Phrase, noun_phrases, people, plural, singular, words
 
 
@@ -38,7 +39,7 @@ def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
     phrases = noun_phrases(previous)
     if not phrases:
         return f"{previous.rstrip(' ?.!')}: {x}?"
-    proper = any(w[0].isupper() for w in words(x))
+    proper = any(w[0].isupper() for w in words(x)) or x.lower() in countries_and_states()
     head = singular(ws[-1]) if ws else ""
     whole = [p for p in phrases if not p.part and not people(p.text)] or phrases
     compound = _modifier(x, phrases, head)
@@ -46,8 +47,10 @@ def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
         return previous[:compound[0]] + x + previous[compound[1]:]
     target = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]),
                   None) or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
-    if head in ORGANISATIONS and not (target.proper or singular(words(target.text)[-1].lower()) in ORGANISATIONS):
-        return f"{previous.rstrip(' ?.!')}: {x}?"  # "the defense department" replaces no "zero trust"
+    asks = re.search(r"\b(?:which|what)\s+([a-z]+)\b", previous, re.I)  # "which agencies ...", "By when — Which ..."
+    if _names_one(x, head) and asks and _organisation(asks.group(1)) \
+            and not (target.proper or _organisation(target.text)):
+        return f"{previous.rstrip(' ?.!')}: {x}?"  # "which agencies ...?": the defense department, not "zero trust"
     start, end = target.start, target.end
     owner = re.search(r"[’']s\b", target.text)
     if proper and owner:  # "the State Department's job" → "the NRC's job"
@@ -60,11 +63,20 @@ def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
     return before + x + after
 
 
+def _organisation(text: str) -> bool:
+    return singular(words(text)[-1].lower()) in ORGANISATIONS if words(text) else False
+
+
+def _names_one(x: str, head: str) -> bool:
+    """Whether a fragment names an organisation: "the defense department", "the FBI"."""
+    return singular(head) in ORGANISATIONS or any(w.isupper() and len(w) > 1 for w in words(x))
+
+
 def _modifier(x: str, phrases: list[Phrase], head: str) -> tuple[int, int] | None:
     """Where a one-word fragment replaces the first word of the previous question's only compound noun
     phrase with a determiner ("the energy sector" → "the water sector"); None when a phrase ends in the
     fragment's noun or the fragment is a name ("human rights" is replaced whole: "about cybercrime")."""
-    if len(words(x)) != 1 or not x.islower() or any(
+    if len(words(x)) != 1 or not x.islower() or x in countries_and_states() or any(
             head in [singular(w.lower()) for w in words(p.text)] for p in phrases):
         return None
     compounds = []
@@ -78,14 +90,8 @@ def _modifier(x: str, phrases: list[Phrase], head: str) -> tuple[int, int] | Non
 
 
 def pairs(turns: list[Turn]) -> list[tuple[str, str]]:
+    """The turns as ``rag.ordinals.list_reference`` reads them: (question, answer), most recent first."""
     return [(t.asked, t.answer) for t in turns]
-
-
-def with_context(question: str, noun: str, previous: str) -> str:
-    """``question`` followed by the previous question when ``noun`` alone does not say what it is of."""
-    if re.search(r"\b(?:of|in|for|on)\b", noun):
-        return question
-    return f"{question.rstrip()} ({previous.rstrip(' ?')})"
 
 
 _AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("does", "do"), ("do", "does"),

@@ -21,7 +21,7 @@ ORDINAL = re.compile(r"\b(?:the\s+)?(?P<o>" + "|".join(ORDINALS) + r"|\d{1,2}(?:
                      r"(?:\s+(?P<noun>[a-z]+))?\b|(?:\b(?:number|item|point|no\.)|#)\s*(?P<d>\d{1,2})\b"
                      r"|\b(?!(?:no|any|every|some|each)\s+one\b)(?P<noun2>[a-z]+)\s+(?P<d2>\d{1,2}|"  # not "no one"
                      + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
-_OWNED = re.compile(r"\b(?:its|their|his|her|our|my|your|(?!(?:what|that|it|there|here|who|where|how|when|let|"
+OWNED = re.compile(r"\b(?:its|their|his|her|our|my|your|(?!(?:what|that|it|there|here|who|where|how|when|let|"
                     r"which)[’']s)[A-Za-z]+[’']s)\s*$", re.I)  # not "what's"
 _COUNTS = frozenset("two three four five six seven eight nine ten several many the key main".split())
 
@@ -32,7 +32,7 @@ def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, st
     list in an earlier answer; with no list that long, the item text is "" and the noun comes from the
     plural the previous question asked about ("the five pillars")."""
     m = ORDINAL.search(text)
-    if not m or _OWNED.search(text[:m.start()]):  # "its first review", "Biden's first order": no list item
+    if not m:
         return None
     noun = (m.group("noun") or m.group("noun2") or "").lower()
     generic = not noun or noun in _GENERIC or bool(re.search(r"\b(?:that|this|the) list\b", text, re.I))
@@ -44,6 +44,8 @@ def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, st
             n = _position(m, len(items))
             if n is not None and n <= len(items):
                 return _ordinal(n), lead_noun(lead) or ("" if generic else singular(noun)), items[n - 1]
+    if OWNED.search(text[:m.start()]):  # no such list: "its first review", "Biden's first order"
+        return None
     previous = {singular(w.lower()) for w in words(turns[0][0])}
     n = _position(m, 0)
     if n is None or not (generic or singular(noun) in previous):
@@ -102,3 +104,10 @@ def lead_noun(lead: str) -> str:
     head = next((i for i, w in enumerate(ws) if w.lower() in ("of", "for", "to", "in")), len(ws)) - 1
     ws[head] = singular(ws[head])
     return " ".join(ws).lower() if not any(w.isupper() and len(w) > 1 for w in ws) else " ".join(ws)
+
+
+def with_context(question: str, noun: str, previous: str) -> str:
+    """``question`` followed by the previous question when ``noun`` alone does not say what it is of."""
+    if re.search(r"\b(?:of|in|for|on)\b", noun):
+        return question
+    return f"{question.rstrip()} ({previous.rstrip(' ?')})"

@@ -40,7 +40,7 @@ _VERB_STEMS = ("say mean include cover require propose aim describe define estab
                "release preview report adopt develop coordinate manage encrypt migrate designate appoint rescind "
                "replace comply enforce regulate deter disrupt detect hire buy sell pay spend mitigate assess align "
                "harmonize prioritize modernize codify collaborate cooperate engage convene host attend endorse join "
-               "ratify criticize accuse condemn punish warn urge ask").split()
+               "ratify criticize accuse condemn punish warn urge ask work threaten blame").split()
 _IRREGULAR = "said led took gave made got went came became began sought held told meant known stood set put".split()
 _NOT_ADVERBS = frozenset("supply apply reply family assembly italy july rally ally anomaly monopoly".split())
 VERBS = frozenset(_VERB_STEMS + [v + ("es" if v.endswith(("s", "sh", "ch", "x")) else "s") for v in _VERB_STEMS]
@@ -83,8 +83,6 @@ def is_content(word: str, context: str = "start") -> bool:
     """Whether ``word`` can be part of a noun phrase: ``context`` is "start" (it would open one),
     "det" (it follows a determiner: "the report" is a noun) or "more" (it would extend one)."""
     low = word.lower().replace("’", "'")
-    if low in PRONOUNS and word.isupper() and len(word) > 1:
-        return True  # "the US", "IT": a name, not "us" or "it"
     if low in STOP or (low.endswith("ly") and word.islower() and len(low) > 4 and low not in _NOT_ADVERBS):
         return False
     if context == "det":

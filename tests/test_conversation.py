@@ -101,8 +101,14 @@ def understood(question: str, *turns: dict) -> str | None:
                                                                 "Forces)"}],
      "Who is responsible for the third pillar (Shape Market Forces)"),
     # "what about X" after a verb the lexicon lacks and a country in lower case: the country is replaced
-    ("what about russia", [{"question": "what does the US criticize china for"}],
-     "what does the US criticize russia for"),
+    ("what about russia", [{"question": "what does the US fault china for"}], "what does the US fault russia for"),
+    ("what about China", [{"question": "How does the US work with allies?"}], "How does the US work with China?"),
+    # a country in lower case is a name: it replaces a name, not the first word of a compound
+    ("what about russia", [{"question": "How does China threaten the energy sector"}],
+     "How does russia threaten the energy sector"),
+    # an ordinal after a possessive still names an item of the list
+    ("what does the strategy's second pillar cover", [PILLARS],
+     "what does the strategy's second pillar (Disrupt and Dismantle Threat Actors) cover"),
     # a pronoun means the previous question's own noun before the topic it was asked with, and a rewrite
     # too short to search alone keeps that topic
     ("list them", [{"question": "how many pages is the strategy"}, {"question": "and how many goals",
@@ -111,9 +117,17 @@ def understood(question: str, *turns: dict) -> str | None:
     # "do that" stands for the previous question's action: asked with it, its pronouns left alone
     ("how will they do that", [{"question": "what are the goals of the strategy"}],
      "How will they do that? (what are the goals of the strategy)"),
-    # an organisation replaces no phrase that is not one: the fragment is asked with the previous question
+    # after "which agencies ...?" an organisation replaces no phrase that is not one: it is asked with the
+    # previous question; elsewhere it replaces the last phrase as any fragment does
     ("what about the defense department", [{"question": "which agencies must adopt zero trust"}],
      "which agencies must adopt zero trust: the defense department?"),
+    ("what about the FBI",
+     [{"question": "by when?", "understood_as": "By when — Which agencies must adopt zero trust"}],
+     "By when — Which agencies must adopt zero trust: the FBI?"),
+    ("what about the task force", [{"question": "what does the strategy say about ransomware"}],
+     "what does the strategy say about the task force"),
+    # a pronoun replaced by a topic the rewrite already holds needs no parenthesis
+    ("who leads it?", [{"question": "what is CISA"}], "Who leads CISA?"),
     # a pronoun replaced by one bare word keeps the question it came from
     ("was russia one of them?", [{"question": "how many countries signed it",
                                   "understood_as": "How many countries signed the declaration"}],
@@ -154,6 +168,7 @@ def test_follow_ups_become_standalone(question, turns, expected):
     ("Is it true that the plan names Russia?", [BLINKEN]),  # an "it" that points at nothing
     ("What are the threats that Russia poses?", [AREAS]),  # a relative "that"
     ("What is the first step?", [AREAS]),  # an ordinal that names no earlier list
+    ("How do agencies adopt zero trust and why must they do so?", [AREAS]),  # "do so" with a topic of its own
     ("Who announced it?", []),  # nothing to lean on
 ])
 def test_standalone_questions_are_left_alone(question, turns):
@@ -222,3 +237,10 @@ def test_a_follow_up_naming_nothing_is_answered_about_the_topic(corpus_index, re
     assert a.short_answer is not None and a.short_answer.kind == "duration"
     assert all(c.source.endswith("2021-05-12-executive-order-on-improving-the-nations-cybersecurity.md")
                for c in a.citations) and a.citations
+
+
+def test_verbs_the_lexicon_knows_end_a_noun_phrase():
+    from rag.phrases import noun_phrases
+
+    assert [p.text for p in noun_phrases("which agencies must adopt zero trust")] == ["agencies", "zero trust"]
+    assert [p.text for p in noun_phrases("how does the strategy blame china")] == ["the strategy", "china"]
