@@ -12,8 +12,9 @@ import re
 
 from .antecedents import Turn
 from .entities import countries_and_states
+from .lexicon import DETERMINERS, ORGANISATIONS, PREPOSITIONS, WH
 from .ordinals import list_reference, with_context
-from .phrases import DETERMINERS, ORGANISATIONS, PREPOSITIONS, WH, Phrase, noun_phrases, people, plural, singular, words
+from .phrases import Phrase, noun_phrases, people, plural, singular, words
 
 
 def ellipsis(fragment: str, turns: list[Turn]) -> str | None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .phrases import COUNT_WORDS, DETERMINERS, ORDINALS, WH, list_items, noun_phrases, singular, words
+from .lexicon import COUNT_WORDS, DETERMINERS, ORDINALS, WH
+from .phrases import list_items, noun_phrases, singular, words
 
 _NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _GENERIC = ("one", "item", "point", "number", "no", "line", "bullet", "entry")
