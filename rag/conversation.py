@@ -48,7 +48,7 @@ _PRONOUNS = {"it": "sg", "its": "sg", "they": "pl", "them": "pl", "their": "pl",
              "his": "person", "she": "person", "her": "person"}
 _DEMONSTRATIVE = ("this", "that", "these", "those")
 _BARE = re.compile(r"^(?P<w>why|how|when|where|who|what else)(?:\s+(?:so|not|exactly))?[\s?.!]*$", re.I)
-_NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|what)\s+(?P<rest>[a-z][\w’'-]*"
+_NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|what|any)\s+(?P<rest>[a-z][\w’'-]*"
                         r"(?:\s+[a-z][\w’'-]*){0,2})[\s?.!]*$")  # lower case: no name of its own
 _PRO_VERB = re.compile(r"\b(?:do|doing|done)\s+(?:that|this|it|so)[\s?.!]*$", re.I)  # not "does it rely"
 _MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)

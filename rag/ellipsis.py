@@ -40,8 +40,8 @@ def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
     phrases = noun_phrases(previous)
     if not phrases:
         return f"{previous.rstrip(' ?.!')}: {x}?"
-    proper = any(w[0].isupper() for w in words(x)) or x.lower() in countries_and_states()
     head = singular(ws[-1]) if ws else ""
+    proper = any(w[0].isupper() for w in words(x)) or x.lower() in countries_and_states() or _names_one(x, head)
     whole = [p for p in phrases if not p.part and not people(p.text)] or phrases
     compound = _modifier(x, phrases, head)
     if compound is not None:  # "and water?" after "Who leads the energy sector ...?": the water sector

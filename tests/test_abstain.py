@@ -96,6 +96,16 @@ def test_a_terse_question_whose_words_the_best_sentence_holds_is_not_far_from_ev
 
 
 @pytest.mark.e2e
+def test_who_is_a_person_is_answered_by_a_sentence_naming_them(corpus_index, real_embedder):
+    # "who is X?" asks what X is: a sentence naming X with a title answers it, though it names no one else
+    from rag.engine import Engine
+
+    a = Engine(corpus_index, real_embedder).ask("who is anne neuberger")
+    assert not a.abstained, a.message
+    assert any("Deputy National Security Advisor" in s.text and "Anne Neuberger" in s.text for s in a.sentences)
+
+
+@pytest.mark.e2e
 def test_a_when_must_question_is_answered_by_a_time_limit(corpus_index, real_embedder):
     # the 2021 order gives deadlines as "Within 180 days of the date of this order": no date, yet an answer
     from rag.engine import Engine

@@ -126,6 +126,10 @@ def understood(question: str, *turns: dict) -> str | None:
      "By when — Which agencies must adopt zero trust: the FBI?"),
     ("what about the task force", [{"question": "what does the strategy say about ransomware"}],
      "what does the strategy say about the task force"),
+    # an organisation keeps the previous question's possessive: "the state department's role"
+    ("and the white house?", [{"question": "what is the state department's role"}], "what is the white house's role"),
+    # "any X?" with no verb of its own asks about the conversation's topic
+    ("any examples?", [{"question": "explain the third goal"}], "Any examples? (explain the third goal)"),
     # a pronoun replaced by a topic the rewrite already holds needs no parenthesis
     ("who leads it?", [{"question": "what is CISA"}], "Who leads CISA?"),
     # a pronoun replaced by one bare word keeps the question it came from
