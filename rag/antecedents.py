@@ -52,13 +52,11 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
     if number == "pl" and head is None and (pair := _compared(turns)):
         return pair
     for turn in turns:
-        # the question's own words before the topic it was asked with ("How many goals? (how many pages is
-        # the strategy)": "them" is the goals)
         carried = CARRIED.search(turn.asked)
         cut = carried.start() if carried else len(turn.asked)
-        # the question's own phrases before the topic it was asked with; among them, a phrase the
-        # conversation keeps coming back to ("CIRCIA" asked about, then "under it") first, a bare name
-        # ("Blinken") last: "it" is rarely a person
+        # the question's own phrases before the topic it was asked with ("How many goals? (how many pages is
+        # the strategy)": "them" is the goals); among them, a phrase the conversation keeps coming back to
+        # ("CIRCIA" asked about, then "under it") first, a bare name ("Blinken") last: "it" is rarely a person
         candidates: list[Phrase] = sorted((p for p in noun_phrases(turn.asked) if not p.asked), key=lambda p: (
             p.end > cut, p.text.lower() not in older, _bare_name(p.text)))
         if turn.answer:

@@ -60,8 +60,7 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
         if first > 0 and index.sentence_rows[first - 1][0] == index.sentence_rows[first][0] \
                 and entities.has(index.sentence_text(first - 1), info.asks or "", info.text.lower()):
             missing = 0.0
-    who = _WHO_IS.match(info.text)
-    if missing and cands and who:  # "who is Anne Neuberger?": a sentence naming her, not another name, answers
+    if missing and cands and _WHO_IS.match(info.text):  # "who is Anne Neuberger?": a sentence naming her answers
         name = re.sub(r"^\W*who\W*\w*\s+", "", info.text, flags=re.I).strip(" ?").lower()
         missing = float(not any(name in index.sentence_text(r).lower() for r in cands[order[0]].rows))
     return np.array([
