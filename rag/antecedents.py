@@ -83,19 +83,41 @@ def _with_item(p: Phrase, asked: str) -> str:
 
 
 def _compared(turns: list[Turn]) -> str | None:
-    """"China and Russia" when the last two questions asked the same about each ("what does the strategy say
-    about China", then "... about Russia"): what a following "they" means.
+    """"China and Russia" when the last questions asked the same about each ("what does the strategy say
+    about China", then "... about Russia", then "... about North Korea": all three): what a following
+    "they" means.
 
     >>> _compared([Turn("what does it say about russia?", "", ()), Turn("what does it say about China", "", ())])
     'China and russia'
+    >>> _compared([Turn(f"what does it say about {x}", "", ()) for x in ("north korea", "iran", "Russia")])
+    'Russia, iran and north korea'
     """
-    if len(turns) < 2:
+    asked = [re.findall(r"[\w'’.-]+", t.asked.rstrip("?")) for t in turns][::-1]  # oldest first
+    best: list[str] = []
+    for start in range(len(asked) - 1):
+        items = _slot(asked[start:])
+        if items and len(items) > len(best):
+            best = items
+    if not best:
         return None
-    a, b = (re.findall(r"[\w'’.-]+", t.asked.rstrip("?")) for t in (turns[1], turns[0]))
-    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x.lower() != y.lower()]
-    if len(a) != len(b) or len(diff) != 1 or a[diff[0]].lower() in STOP or b[diff[0]].lower() in STOP:
-        return None
-    return f"{a[diff[0]]} and {b[diff[0]]}"
+    return f"{', '.join(best[:-1])} and {best[-1]}"
+
+
+def _slot(questions: list[list[str]]) -> list[str]:
+    """The words each question puts in the one place where they differ (same words before and after it),
+    when every one of them fills it with a short phrase of its own; [] otherwise."""
+    low = [[w.lower() for w in q] for q in questions]
+    head = 0
+    while all(len(q) > head for q in low) and len({q[head] for q in low}) == 1:
+        head += 1
+    tail = 0
+    while all(len(q) > head + tail for q in low) and len({q[len(q) - 1 - tail] for q in low}) == 1:
+        tail += 1
+    items = [" ".join(q[head:len(q) - tail]) for q in questions]
+    if any(not 0 < len(q) - head - tail <= 3 or q[head].lower() in STOP for q in questions) \
+            or len({i.lower() for i in items}) < len(items):
+        return []
+    return items
 
 
 def _opening(sentence: str) -> list[Phrase]:

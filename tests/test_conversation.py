@@ -77,6 +77,12 @@ def understood(question: str, *turns: dict) -> str | None:
     ("what do they want", [{"question": "what does the strategy say about China"},
                            {"question": "and russia?", "understood_as": "what does the strategy say about russia"}],
      "What do China and russia want"),
+    # ... or three, when each was asked with the same words around it
+    ("what do they have in common", [{"question": "what does the strategy say about russia"},
+                                     {"question": "and iran?", "understood_as": "what does the strategy say about iran"},
+                                     {"question": "and north korea?",
+                                      "understood_as": "what does the strategy say about north korea"}],
+     "What do russia, iran and north korea have in common"),
     # the previous answer's subject comes after an opening prepositional phrase
     ("What do they want?", [{"question": "What does the strategy highlight?",
                              "answer": "Amid growing risks, state actors like Russia and China highlight defence."}],
