@@ -78,10 +78,10 @@ def understood(question: str, *turns: dict) -> str | None:
                            {"question": "and russia?", "understood_as": "what does the strategy say about russia"}],
      "What do China and russia want"),
     # ... or three, when each was asked with the same words around it
-    ("what do they have in common", [{"question": "what does the strategy say about russia"},
-                                     {"question": "and iran?", "understood_as": "what does the strategy say about iran"},
-                                     {"question": "and north korea?",
-                                      "understood_as": "what does the strategy say about north korea"}],
+    ("what do they have in common",
+     [{"question": "what does the strategy say about russia"},
+      {"question": "and iran?", "understood_as": "what does the strategy say about iran"},
+      {"question": "and north korea?", "understood_as": "what does the strategy say about north korea"}],
      "What do russia, iran and north korea have in common"),
     # the previous answer's subject comes after an opening prepositional phrase
     ("What do they want?", [{"question": "What does the strategy highlight?",
