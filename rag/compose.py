@@ -60,8 +60,9 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
         if first > 0 and index.sentence_rows[first - 1][0] == index.sentence_rows[first][0] \
                 and entities.has(index.sentence_text(first - 1), info.asks or "", info.text.lower()):
             missing = 0.0
-    if missing and cands and _WHO_IS.match(info.text):  # "who is Anne Neuberger?": a sentence naming her answers
-        name = re.sub(r"^\W*who\W*\w*\s+", "", info.text, flags=re.I).strip(" ?").lower()
+    who = _WHO_IS.match(info.text)
+    if missing and cands and who:  # "who is Anne Neuberger?": a sentence naming her answers
+        name = who.group("name").lower()
         missing = float(not any(name in index.sentence_text(r).lower() for r in cands[order[0]].rows))
     return np.array([
         p[order[0]] if len(order) else 0.0,
@@ -227,8 +228,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
 _ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen mean meant say said tell talk"
                               " explain describe give know want think get thing stuff like"])[0])  # stemmed
 _WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
-                     r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)[\w.'’-]+"
-                     r"(?:\s+[\w.'’-]+){0,3}\s*\??\s*$", re.I)
+                     r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)(?P<name>[\w.'’-]+"
+                     r"(?:\s+[\w.'’-]+){0,3}?)\s*\??\s*$", re.I)
 # "by when ...?", "when must ...?": a time limit answers it as well as a date
 _DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will) [^?]{0,60}\b(have to|need to|due)\b|"
                        r"\bwhen (must|should|shall)\b", re.I)
