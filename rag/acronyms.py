@@ -86,6 +86,17 @@ def _lookup(word: str, table: dict[str, str]) -> str:
     return ""
 
 
+def written_out(question: str, table: dict[str, str]) -> str:
+    """The question with the long form of each of its acronyms in ``table`` appended, the text its vector
+    is embedded from: "JRTF" alone means nothing to the embedding model.
+
+    >>> written_out("who does the JRTF help?", {"jrtf": "Joint Ransomware Task Force"})
+    'who does the JRTF help? Joint Ransomware Task Force'
+    """
+    extra = [table[m.group(1).lower()] for m in _ASKED.finditer(question) if m.group(1).lower() in table]
+    return " ".join([question, *dict.fromkeys(extra)]) if extra else question
+
+
 def spelled(index: Index) -> dict[str, str]:
     """The acronyms of ``index`` spelled out so far (``spell_out``), by lower-case acronym."""
     return index.cached("spelled_acronyms", dict)

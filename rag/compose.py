@@ -198,6 +198,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
         kinds = ["deadline"]
     qlow = info.text.lower()
     where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
+    event = info.asks == "place" and bool(_ASKS_EVENT.search(qlow))
     by_start = {c.start: c for c in answer.citations}
     verb = doer_verb(info.text) if info.asks in ("person", "organisation") else ""
     long_forms = acronyms(index)
@@ -211,6 +212,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                          if m.text.lower() not in qlow and not _restates(m, sent.text, qlow, long_forms)]
                 if where:  # "where was it held?": a place after "in" or "at" first
                     found.sort(key=lambda m: not entities.locative(sent.text, m))
+                if event:  # "what conference?": "the RSA cybersecurity conference", not "San Francisco"
+                    found = sorted((_event(sent.text, m) for m in found), key=lambda m: not _EVENT.search(m.text))
                 if verb:  # "who launched it?": "the State Department launched ...", "... launched by X" first
                     found.sort(key=lambda m: not _does(sent.text, m, verb))
                 if c is None or not found:
@@ -235,6 +238,13 @@ _DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will)
                        r"\bwhen (must|should|shall)\b", re.I)
 _ORG_WORD = re.compile(rf"\b(?:{entities.ORG_WORDS})\b")
 _EVENT = re.compile(r"\s+(?:[a-z]+\s+)?(?:conference|summit|convention|expo|meeting|event)s?\b")
+_ASKS_EVENT = re.compile(r"\b(?:what|which) (?:conference|summit|convention|expo|meeting|event|venue)\b")
+
+
+def _event(sentence: str, m: entities.Match) -> entities.Match:
+    """``m`` with the event word after it, "RSA" → "RSA cybersecurity conference"; else ``m``."""
+    after = _EVENT.match(sentence, m.end)
+    return entities.Match(sentence[m.start:after.end()], m.start, after.end(), m.kind) if after else m
 
 
 def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[str, str]) -> bool:

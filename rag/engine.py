@@ -19,7 +19,7 @@ import numpy as np
 
 from . import selector, store
 from .abstain import known_terms
-from .acronyms import spell_out
+from .acronyms import spell_out, spelled, written_out
 from .answer import compose
 from .compose import compose as compose_learned
 from .config import Settings
@@ -110,6 +110,12 @@ class Engine:
             self.refused = ""
         return fresh
 
+    def question_vector(self, index: store.Index, question: str) -> np.ndarray:
+        """The question's embedding, with the long form of an acronym the index only writes out appended
+        ("MFA": "multi-factor authentication"; ``acronyms.spell_out``)."""
+        spell_out(index, question, self.embedder.encode, known_terms(index))
+        return self.embedder.encode([written_out(question, spelled(index))])[0]
+
     def ask(self, question: str, mode: str | None = None, k: int | None = None,
             history: Sequence[dict[str, Any]] | None = None, sources: Sequence[str] | None = None) -> Answer:
         """Answer ``question``; a follow-up is first resolved against ``history`` (earlier turns, each
@@ -130,8 +136,7 @@ class Engine:
             resolved = resolve(cleaned, list(history))
             if resolved.understood_as:
                 understood_as = cleaned = resolved.understood_as
-        q = self.embedder.encode([cleaned])[0]
-        spell_out(index, cleaned, self.embedder.encode, known_terms(index))  # "MFA", written out only
+        q = self.question_vector(index, cleaned)
         t1 = time.perf_counter()
         mode, k = mode or self.settings.mode, k or self.settings.k
         model = self.model if self.settings.composer == "learned" or mode == "learned" else None

@@ -76,7 +76,7 @@ def evaluate(engine: Any, questions: list[Question], mode: str, progress: Callab
                                                                    else q.question), s.max_question_chars)
         if q.answerable and not problem:
             if cleaned not in vectors:
-                vectors[cleaned] = engine.embedder.encode([cleaned])[0]
+                vectors[cleaned] = engine.question_vector(index, cleaned)
             hits = retrieve(index, cleaned, vectors[cleaned], s.mode, DEPTH, s.candidates, s.rrf_k, ranker=ranker,
                             soft_match=engine.soft_match if ranker is not None else None)
         rec = score_question(check, q, answer, hits, s.k)

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import metrics as M
 from .abstain import known_terms
-from .acronyms import spell_out
+from .acronyms import spell_out, spelled, written_out
 from .compose import abstain_row
 from .evaluation import EvidenceCheck, Question
 from .features import FEATURES, Unit, part_matrices, question_units
@@ -140,10 +140,10 @@ def out_of_fold(data: list[Case]) -> list[np.ndarray]:
 
 
 def train(engine: Any, questions: list[Question], say: Any = print) -> tuple[Model, dict[str, Any]]:
-    vecs = engine.embedder.encode([q.question for q in questions])
-    vectors = {q.id: v for q, v in zip(questions, vecs)}
-    for q in questions:  # as Engine.ask does before searching
+    for q in questions:  # as Engine.question_vector does before embedding
         spell_out(engine.index, q.question, engine.embedder.encode, known_terms(engine.index))
+    vecs = engine.embedder.encode([written_out(q.question, spelled(engine.index)) for q in questions])
+    vectors = {q.id: v for q, v in zip(questions, vecs)}
     say(f"ranker: {sum(q.answerable for q in questions)} answerable questions")
     x, y = passage_data(engine, questions, vectors)
     ranker = fit_linear(x, y, SIGNALS, signs=SIGNS["ranker"])

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rag.acronyms import runs, spell_out, spelled
+from rag.acronyms import runs, spell_out, spelled, written_out
 from rag.engine import Engine
 
 
@@ -80,6 +80,17 @@ def test_an_acronym_the_sources_only_spell_out_is_not_called_unknown(sources_ind
     assert "never mention" not in a.message and not a.abstained
     assert spelled(engine.index)["ai"] == "artificial intelligence"
     assert "never mention VPN" in engine.ask("Does the strategy say anything about VPN use?").message
+
+
+@pytest.mark.e2e
+def test_an_acronym_the_sources_only_write_out_is_embedded_with_its_long_form(sources_index, real_embedder):
+    # sources/ writes "the Joint Ransomware Task Force" and never "JRTF": "JRTF" alone means nothing to the
+    # embedding model, so the question was refused as off topic; its vector now holds the long form
+    engine = Engine(sources_index, real_embedder)
+    a = engine.ask("who does the JRTF help")
+    assert not a.abstained, a.message
+    assert any("Joint Ransomware Task Force" in s.text for s in a.sentences)
+    assert written_out("who does the JRTF help", spelled(engine.index)).endswith("Joint Ransomware Task Force")
 
 
 @pytest.mark.e2e

@@ -113,6 +113,9 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
      "Kenya, Peru and Chile"),
     ("Envoys of Kenya, Peru and Chile attended the summit in Lisbon.", "Which country sent an envoy to the summit?",
      "Kenya"),
+    # "what conference" takes the event with its event word, not the city it was held in
+    ("It was unveiled at the RSA cybersecurity conference in San Francisco.", "what conference was it unveiled at",
+     "RSA cybersecurity conference"),
     # "who <verb>" takes the subject or the "by" agent of that verb
     ("During the RSA conference, the State Department launched the plan.", "Who launched the plan?",
      "State Department"),
