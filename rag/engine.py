@@ -26,6 +26,7 @@ from .config import Settings
 from .embedding import Embedder, make_embedder
 from .overview import is_overview, overview
 from .retrieval import retrieve
+from .search import split_compounds
 from .types import Answer
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class Engine:
             resolved = resolve(cleaned, list(history))
             if resolved.understood_as:
                 understood_as = cleaned = resolved.understood_as
+        shown, cleaned = cleaned, split_compounds(cleaned, index, known_terms(index))
         q = self.question_vector(index, cleaned)
         t1 = time.perf_counter()
         mode, k = mode or self.settings.mode, k or self.settings.k
@@ -155,7 +157,7 @@ class Engine:
         t3 = time.perf_counter()
         timings = {"embed": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3, "compose": (t3 - t2) * 1e3,
                    "total": (t3 - t0) * 1e3}
-        return dataclasses.replace(answer, question=question if understood_as else answer.question,
+        return dataclasses.replace(answer, question=question if understood_as else shown,
                                    timings_ms=timings, understood_as=understood_as, scope=scope)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,6 +49,29 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     words = [[w for w in _WORDS(t.lower()) if w not in stop] for t in texts]
     stems = dict(zip(unique := list({w for ws in words for w in ws}), stem.stemWords(unique)))
     return [[stems[w] for w in ws] for ws in words]
+
+
+def split_compounds(text: str, index: Index, vocabulary: Container[str]) -> str:
+    """``text`` with each lower-case word the index lacks written as the index writes it in two, "multi-
+    stakeholder" or "multi stakeholder" for "multistakeholder" (BM25 and the off-topic check then find
+    "multi" and "stakehold"); a word with a capital is a name, left alone. Looked up once per word and
+    index, in indexes of up to 20,000 passages."""
+    found = index.cached("compounds", dict)
+
+    def split(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if word not in found:
+            found[word] = word
+            if tokenize([word])[0][0] not in vocabulary and len(index.chunks) <= 20_000:
+                corpus = index.cached("lower_text", lambda: "\n".join(
+                    index.chunks[j].text.lower() for j in range(len(index.chunks))))
+                for i in range(4, len(word) - 3):
+                    if re.search(rf"\b{word[:i]}[\s-]{word[i:]}\b", corpus):
+                        found[word] = f"{word[:i]}-{word[i:]}"
+                        break
+        return found[word]
+
+    return re.sub(r"\b[a-z]{8,}\b", split, text)
 
 
 def build_bm25(texts: list[str]) -> Any:

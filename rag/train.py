@@ -30,7 +30,7 @@ from .fit import fit_linear
 from .policy import abstain_threshold, choose_policy
 from .question import QuestionInfo
 from .rerank import SIGNALS, gather
-from .search import index_idf
+from .search import index_idf, split_compounds
 from .selector import ABSTAIN_FEATURES, Linear, Model, Policy
 
 FOLDS = 5
@@ -140,6 +140,8 @@ def out_of_fold(data: list[Case]) -> list[np.ndarray]:
 
 
 def train(engine: Any, questions: list[Question], say: Any = print) -> tuple[Model, dict[str, Any]]:
+    questions = [replace(q, question=split_compounds(q.question, engine.index, known_terms(engine.index)))
+                 for q in questions]  # searched as Engine.ask searches them
     for q in questions:  # as Engine.question_vector does before embedding
         spell_out(engine.index, q.question, engine.embedder.encode, known_terms(engine.index))
     vecs = engine.embedder.encode([written_out(q.question, spelled(engine.index)) for q in questions])
