@@ -39,6 +39,8 @@ def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, st
     generic = not noun or noun in _GENERIC or bool(re.search(r"\b(?:that|this|the) list\b", text, re.I))
     for asked, answer in turns:
         for lead, items in list_items(answer):
+            if len(items) < 2:  # one item quoted alone ("2. Integration of ..."): a part of a list, not one
+                continue
             nouns = {singular(w.lower()) for w in words(lead + " " + asked)}
             if not generic and singular(noun) not in nouns:
                 continue

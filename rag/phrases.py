@@ -114,6 +114,8 @@ def noun_phrases(text: str) -> list[Phrase]:
     i = 0
     if len(toks) > 1 and low[0] in ("who", "what", "how") and low[1] not in AUX | DETERMINERS | PRONOUNS:
         skip.add(1)  # "Who wrote ...", "What counts as ...", "How long ...": not a phrase
+    skip.update(k for k in range(2, len(toks)) if low[k - 2] in _BE and low[k - 1] in ("it", "they", "this", "that")
+                and not capital(k) and (k + 1 == len(toks) or boundary(k + 1)))  # "why is it important?"
     asked = 1 if len(toks) > 1 and low[0] in ("which", "whose") and is_content(toks[1].group(0)) else -1
     while i < len(toks):
         det = low[i] in DETERMINERS
@@ -138,6 +140,10 @@ def noun_phrases(text: str) -> list[Phrase]:
             if not is_content(toks[j].group(0), "more"):
                 break
             j += 1
+        if low[0] in _BE and (j == len(toks) or boundary(j)) and j - 1 > (i + 1 if det else i) \
+                and not capital(j - 1) and _ADJECTIVE.search(low[j - 1]):
+            j -= 1  # "is zero trust mandatory?": the phrase is "zero trust", "mandatory" none
+            skip.add(j)
         phrase = text[toks[i].start():toks[j - 1].end()]
         proper = any(capital(x) for x in range(i, j))
         out.append(Phrase(phrase, toks[i].start(), toks[j - 1].end(), plural(phrase), proper, asked=i == asked))
@@ -148,6 +154,11 @@ def noun_phrases(text: str) -> list[Phrase]:
                               any(capital(x) for x in range(part_at, j)), part=True))
         i = j
     return out
+
+
+_ADJECTIVE = re.compile(r"(?:ory|ful|ous|ive|able|ible|ant|ent|ic|al|ed|less|ary)$|^(?:true|safe|secure|free|open|"
+                        r"enough|new|real|done|over|binding)$")  # the last word of "is X mandatory?"
+_BE = frozenset("is are was were be isn't aren't wasn't".split())  # before "it": a predicate, not a noun, follows
 
 
 def _verbs(low: list[str], written: list[str]) -> set[int]:

@@ -154,6 +154,19 @@ def understood(question: str, *turns: dict) -> str | None:
      "Which agency? (Who leads the energy sector)"),
     # a last "one" standing for a noun
     ("who has to provide one?", [{"question": "What is an SBOM?"}], "Who has to provide an SBOM?"),
+    # ... not a predicate adjective of an earlier question ("why is it important" holds no noun)
+    ("who has to provide one?", [{"question": "What is an SBOM?"}, {"question": "why is it important",
+                                  "understood_as": "Why is it important? (What is an SBOM)"}],
+     "Who has to provide an SBOM?"),
+    ("who has to adopt it?", [{"question": "what is zero trust"},
+                              {"question": "is it mandatory", "understood_as": "Is zero trust mandatory"}],
+     "Who has to adopt zero trust?"),
+    # one list item quoted alone is no list: "the last" is the last of the list before it
+    ("and the last?", [AREAS, {"question": "tell me more about the second one",
+                               "answer": "2. Align rights-respecting approaches to digital and data governance "
+                                         "with international partners; [1]"}],
+     "What is the fourth area of action: Strengthen and build international partner digital and cyber capacity, "
+     "including the ability to combat cybercrime?"),
     # a short who/when/how question naming nothing of its own, asked with the conversation's topic
     ("how long do agencies have?", [{"question": "What does the executive order say about logging?"}],
      "How long do agencies have? (What does the executive order say about logging)"),
