@@ -158,6 +158,9 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
         return f"{q[:which.start()]}{q[which.start():which.start() + 5]} of the {lead[0].lower()}{lead[1:]}" \
                f"{q[which.end():]}"
     many = antecedent(turns, number="pl") if which else None
+    if which and many and len(words(many)) == 1:  # "which ones?" after "how many countries signed it?"
+        text = f"{q[:which.start()]}{q[which.start():which.start() + 5]} {many}{q[which.end():]}"
+        return f"{text[0].upper()}{text[1:].rstrip(' ?.!')}? ({_topic(turns)})"
     if which and many:  # "which one is about human rights?" after "what are the goals of the strategy?"
         text = f"{q[:which.start()]}{q[which.start():which.start() + 5]} of {many}{q[which.end():]}"
         return text[0].upper() + text[1:]

@@ -291,5 +291,8 @@ def has(sentence: str, kind: str, question: str = "") -> bool:
 
 
 def kinds_in(sentence: str) -> frozenset[str]:
-    """Every kind with at least one span in ``sentence``."""
-    return frozenset(k for k in _PATTERNS if _PATTERNS[k].search(sentence) and find(sentence, k))
+    """Every kind with at least one span in ``sentence``; places named one after another count without a
+    preposition before them ("include Albania, Andorra, Argentina")."""
+    listed = len(_places_in(sentence)) >= 3
+    return frozenset(k for k in _PATTERNS if (_PATTERNS[k].search(sentence) or k == "place" and listed)
+                     and find(sentence, k))

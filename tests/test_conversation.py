@@ -95,6 +95,9 @@ def understood(question: str, *turns: dict) -> str | None:
                                           "answer": "The strategy delineates four primary goals: advancing economic "
                                                     "prosperity and promoting human rights. [1]"}],
      "Which of the goals of the strategy is about human rights"),
+    # ... and "which ones?" after a count of a bare plural: which of those, asked with that question
+    ("which ones?", [{"question": "how many countries signed the declaration"}],
+     "Which countries? (how many countries signed the declaration)"),
     # a compound without a determiner is replaced whole: "human rights" is no "X rights"
     ("and cybercrime?", [{"question": "which one is about human rights"}], "which one is about cybercrime"),
     # "that" said: the previous answer's statement, asked with the previous question

@@ -156,3 +156,11 @@ def test_a_which_outlet_question_is_answered_by_a_bare_proper_name():
     assert entities.has("Next question, from Dana Reyes with Politico.", "organisation", q)
     assert not entities.has("Next question, from the reporter on the line.", "organisation", q)
     assert not entities.has("The question came from the Federal line.", "organisation", q)  # a generic word
+
+
+def test_countries_named_one_after_another_are_places_without_a_preposition():
+    # "Those endorsing the Declaration include Albania, ...": no "in" or "at" before them, yet places; one
+    # country alone still needs its preposition (the selector was fitted so)
+    assert "place" in entities.kinds_in("Those endorsing it include Albania, Andorra, Argentina and Chile.")
+    assert "place" not in entities.kinds_in("Albania endorsed it.")
+
