@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .search import tokenize
+
 if TYPE_CHECKING:
     from .store import Index
 
@@ -117,8 +119,8 @@ def spell_out(index: Index, question: str, encode: Callable[[list[str]], np.ndar
     for m in _ASKED.finditer(question):
         acronym = m.group(1)
         key = acronym.lower()
-        if key in table or key in tried or key in known:
-            continue
+        if key in table or key in tried or key in known or any(t in known for t in tokenize([key])[0]):
+            continue  # written in the index: "CHIPS" (BM25 holds "chip")
         found = runs((index.chunks[i].text for i in range(len(index.chunks))), acronym) \
             if len(index.chunks) <= 20_000 else []
         titled = _titled(index, acronym) if len(acronym) >= 3 and acronym.isupper() \
