@@ -34,7 +34,8 @@ _F = {n: i for i, n in enumerate(FEATURES)}
 # off_topic is how far below; chosen on train document-held-out CV among 0.30-0.45, with all-MiniLM-L6-v2
 OFF_TOPIC = 0.35
 _WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date", "count": "a number",
-         "duration": "a duration", "person": "a name", "organisation": "an organisation", "place": "a place"}
+         "duration": "a duration", "person": "a name", "organisation": "an organisation", "place": "a place",
+         "title": "a name"}
 
 
 def candidates(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model

@@ -44,6 +44,7 @@ ORG_WORDS = ("Department|Agency|Office|Council|Administration|Bureau|Commission|
               "Corps|Partnership|Coalition|Alliance|Foundation|Association|Congress|Senate|House|Cabinet|"
               "Secretariat|Directorate|Division|Unit|Authority|Agencies|NATO|Quad")
 _CAP = r"[A-Z][a-zA-Z'’\-]+"
+_WORD = r"(?:[A-Z][a-z][a-zA-Z'’\-]*|U\.S\.|US)"  # a capitalised word of a name, not a heading in capitals
 _PATTERNS = {
     "amount": re.compile(r"(?:US)?\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand))?|"
                          r"\b(?:(?:tens|hundreds) of )?(?:thousands|millions|billions|trillions) of "
@@ -63,10 +64,17 @@ _PATTERNS = {
     "person": re.compile(rf"(?:(?:{_TITLES})\s+(?:of\s+(?:State|Defense|Commerce|Homeland Security)\s+)?)?"
                          rf"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"),
     "place": re.compile(rf"\b(?:in|at|from|to|In|At)\s+((?:the\s+)?{_CAP}(?:\s+{_CAP}){{0,3}})"),
+    # the name of a document, law, body or programme: four capitalised words or more, small words between,
+    # a subtitle after a colon ("United States International Cyberspace and Digital Policy Strategy: Toward ...")
+    "title": re.compile(rf"(?<![\w’'-]){_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an|,))*\s+{_WORD}){{2,}}"
+                        rf"(?::\s+{_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an)|,)*\s+{_WORD})*)?|"
+                        r"(?<=“)[A-Z][^”]{2,80}(?=,?”)|(?<=\")[A-Z][^\"]{2,80}(?=,?\")"),  # or quoted: the “Scared Cow”
 }
 # an office named instead of its holder ("the Secretary of Commerce", "the Director of CISA")
 _OFFICE = re.compile(rf"\b(?:(?:Deputy |Under )?Secretary|Director|Administrator|Attorney General|Chair) of (?:the )?"
                      rf"(?:[A-Z]{{2,6}}\b|{_CAP}(?:\s+(?:and\s+)?{_CAP}){{0,3}})")
+_TITLED_PERSON = re.compile(r"\b(?:Secretary|President|Vice President|Director|Deputy|Mr|Ms|Mrs|Dr|Senator|Minister|"
+                            r"Ambassador|Administrator|Acting|Assistant|National Security Advisor)\b")
 _SHORT_FORM = re.compile(r"\s*\([A-Z][A-Za-z]{1,7}\)")
 _NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")  # a capitalised word inside a sentence
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
@@ -120,6 +128,14 @@ def find(sentence: str, kind: str) -> list[Match]:
             words = text.split()
             if all(w.lower() in _GENERIC for w in words) or re.fullmatch(_MONTHS, words[0]) \
                     or any(o.start < start + len(text) and start < o.end for o in out):
+                continue
+        elif kind == "title":
+            stripped = re.sub(r"^(?:The|During|Through|With|From|By|In|At|To|For|On|After|Under|As|And)\s+", "", text)
+            start += len(text) - len(stripped)
+            text = stripped
+            text = re.sub(r",\s+\S+$", "", text) if re.match(r"\s+[a-z]", sentence[start + len(text):]) else text
+            quoted = sentence[start - 1:start] in "“\""
+            if (len(text.split()) < 4 and not quoted) or _TITLED_PERSON.search(text):
                 continue
         elif kind == "count":
             if _YEAR.match(text) or sentence[max(0, start - 1):start] == "$" or _ITEM_NUMBER.match(sentence[start:]) \

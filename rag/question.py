@@ -22,7 +22,16 @@ _ORG_NOUNS = (r"agenc(?:y|ies)|organi[sz]ations?|office|department|body|entity|e
               r"group|council|institution|bureau|team|administration|government|universit(?:y|ies)|outlets?|"
               r"newspapers?|paper|publication|regulators?|not-for-profit|non-?profit|firms?|part of|unit|"
               r"partners?|allies")
+_OFFICIAL = r"(?:official |full |formal |exact )?"
+# the name of a document, law, body or programme: "what is the strategy called?", "the document's official title"
+_TITLE = re.compile(rf"\b{_OFFICIAL}(?:title|name) of (?:the|this|that|its|their|[\w’'-]+[’']s)\b(?! (?:person|"
+                    r"official|man|woman|leader|head|chair|director|secretary|advisor))|"
+                    rf"\bwhat(?:'s|’s| is| was| are| were) (?:the |its |their |(?:the )?[\w’'-]+[’']s )?{_OFFICIAL}"
+                    r"(?:title|name)\b(?! of)|"
+                    r"\bwhat (?:is|was|are|were) (?:[\w’'-]+ ){1,5}(?:called|named)\b(?! (?:for|on|upon|to|in)\b)",
+                    re.I)
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
+    ("title", _TITLE),
     ("amount", re.compile(r"\bhow much (money|funding|funds?|cash|budget|investment|is (being )?(spent|invested))|"
                           r"\bhow much\b.*\b(cost|spend|spent|spending|invest|allocat|fund|pay|paid|dollars?)|"
                           r"\bwhat(?:'s| is| was)? the (total )?(budget|price|cost|amount|funding)\b|"

@@ -37,6 +37,11 @@ from .conftest import DATA, ROOT
     ("If a port is hacked, who must it tell?", "person"),
     ("How long is the strategy document?", "count"),  # its pages, not a duration
     ("How long is the review panel's term?", "duration"),
+    ("What is the strategy called?", "title"),  # the name of a document, law, body or programme
+    ("What is the document's official title?", "title"),
+    ("what was the governor's plane called", "title"),
+    ("What is his name?", "person"),
+    ("What is called for in the plan?", None),
 ])
 def test_what_a_question_asks_for(question, asks):
     assert analyse(question).asks == asks

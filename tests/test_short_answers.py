@@ -116,6 +116,11 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     # "what conference" takes the event with its event word, not the city it was held in
     ("It was unveiled at the RSA cybersecurity conference in San Francisco.", "what conference was it unveiled at",
      "RSA cybersecurity conference"),
+    # a name asked for: the document's full title, or a quoted nickname; no capitalised heading or office
+    ("At the summit, the Port Office launched the Harbor Digital Resilience Plan: Toward a Safer Coast, with partners.",
+     "what is the plan called", "Harbor Digital Resilience Plan: Toward a Safer Coast"),
+    ("The governor flew on a small plane nicknamed the “Blue Heron” that summer.", "what was the plane called",
+     "Blue Heron"),
     # "who <verb>" takes the subject or the "by" agent of that verb
     ("During the RSA conference, the State Department launched the plan.", "Who launched the plan?",
      "State Department"),
@@ -164,3 +169,21 @@ def test_countries_named_one_after_another_are_places_without_a_preposition():
     assert "place" in entities.kinds_in("Those endorsing it include Albania, Andorra, Argentina and Chile.")
     assert "place" not in entities.kinds_in("Albania endorsed it.")
 
+
+def test_a_heading_in_capitals_or_an_office_is_no_title():
+    assert entities.find("SENIOR ADMINISTRATION OFFICIAL: So, I think we start.", "title") == []
+    assert entities.find("We hear from Deputy Port Director Ana Silva today.", "title") == []
+
+
+
+@pytest.mark.e2e
+def test_the_name_of_the_strategy_is_its_title_in_the_sources(sources_index, real_embedder):
+    from rag.engine import Engine
+
+    a = Engine(sources_index, real_embedder).ask("what is the strategy called")
+    assert not a.abstained, a.message
+    assert a.short_answer is not None
+    assert a.short_answer.text.startswith("United States International Cyberspace and Digital Policy Strategy: Toward")
+    doc = next(c.doc_id for c in a.citations if c.n == a.short_answer.citation)
+    text = Engine(sources_index, real_embedder).index.document(doc).text
+    assert text[a.short_answer.start:a.short_answer.end] == a.short_answer.text
