@@ -230,7 +230,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
 # what a question says besides what it is about, for the off-topic coverage: its question words and the verbs
 # of asking ("what happens when incidents occur?" is about incidents, not about "happens")
 _ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen mean meant say said tell talk"
-                              " explain describe give know want think get thing stuff like"])[0])  # stemmed
+                              " explain describe give know want think get thing stuff like"
+                              " here those their he him she we you me my"])[0])  # stemmed; words that point too
 _WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
                      r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)(?P<name>[\w.'’-]+"
                      r"(?:\s+[\w.'’-]+){0,3}?)\s*\??\s*$", re.I)

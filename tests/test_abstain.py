@@ -93,6 +93,10 @@ def test_a_terse_question_whose_words_the_best_sentence_holds_is_not_far_from_ev
     a = engine.ask("what happens when incidents occur?")
     assert not a.abstained, a.message
     assert any("when incidents occur" in s.text for s in a.sentences)
+    # a word that points is no word of the subject: "here" is in no document either
+    a = engine.ask("what does capacity building mean here")
+    assert not a.abstained, a.message
+    assert any("build digital and cyber capacity" in s.text for s in a.sentences)
     # sources/ writes "multi-stakeholder": the word run together was one the index lacks, weighed as the rarest
     a = engine.ask("what is the multistakeholder model")
     assert not a.abstained, a.message
