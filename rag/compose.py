@@ -20,6 +20,7 @@ from .abstain import known_terms, unknown_names
 from .acronyms import SMALL_WORDS
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
+from .lexicon import VERBS
 from .question import QuestionInfo, asks_several, doer_verb
 from .rerank import acronyms
 from .search import index_idf, tokenize
@@ -82,7 +83,8 @@ def _covered(index: Index, info: QuestionInfo, cands: list[Unit] | None, order: 
         return 0.0
     idf = index_idf(index)
     rarest = index.cached("idf_max", lambda: max(idf.values(), default=1.0))  # not a scan per question
-    weights = {t: idf.get(t, rarest) for t in tokenize([info.text])[0] if t not in _ASKING}
+    weights = {t: idf.get(t, rarest) for t in tokenize([info.text])[0]
+               if t not in _ASKING and (t in idf or t not in _VERBS)}  # a verb the index lacks: how it is asked
     total = sum(weights.values())
     if total <= 0:
         return 0.0
@@ -232,6 +234,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
 _ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen mean meant say said tell talk"
                               " explain describe give know want think get thing stuff like"
                               " here those their he him she we you me my"])[0])  # stemmed; words that point too
+_VERBS = frozenset(tokenize([" ".join(sorted(VERBS))])[0])
 _WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
                      r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)(?P<name>[\w.'’-]+"
                      r"(?:\s+[\w.'’-]+){0,3}?)\s*\??\s*$", re.I)
