@@ -57,8 +57,9 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
         # the question's own phrases before the topic it was asked with ("How many goals? (how many pages is
         # the strategy)": "them" is the goals); among them, a phrase the conversation keeps coming back to
         # ("CIRCIA" asked about, then "under it") first, a bare name ("Blinken") last: "it" is rarely a person
+        about = _ABOUT.search(turn.asked[:cut]) if number is None else None  # "that": what it said about
         candidates: list[Phrase] = sorted((p for p in noun_phrases(turn.asked) if not p.asked), key=lambda p: (
-            p.end > cut, p.text.lower() not in older, _bare_name(p.text)))
+            p.end > cut, about is None or p.start < about.end(), p.text.lower() not in older, _bare_name(p.text)))
         if turn.answer:
             candidates += [_subject(p) for p in _opening(turn.answer.split("\n")[0])[:1]]
         for title in turn.titles[:1]:
@@ -74,6 +75,10 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
             elif number is None or (number == "pl") == p.plural:
                 return _with_item(p, turn.asked)
     return None
+
+
+# "what does the strategy say about ransomware?": "who is in charge of that?" asks about ransomware
+_ABOUT = re.compile(r"\b(?:say|says|said|saying|do|does|did)\b[^?]{0,40}?\babout\b", re.I)
 
 
 def _with_item(p: Phrase, asked: str) -> str:

@@ -196,14 +196,15 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     None when no quoted sentence holds one."""
     if _WHO_IS.match(info.text):  # "who is Kemba Walden?" asks what she is, not for another name
         return None
-    kinds = [info.asks] + (["organisation"] if info.asks == "person" else [])
+    verb = doer_verb(info.text) if info.asks in ("person", "organisation") else ""
+    # a "who <verb>" question: a person, then an organisation, then a country that did it
+    kinds = [info.asks] + (["organisation"] if info.asks == "person" else []) + (["place"] if verb else [])
     if info.asks == "date" and _DEADLINE.search(info.text):  # mostly answered "within 1 year", not a date
         kinds = ["deadline"]
     qlow = info.text.lower()
     where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
     event = info.asks == "place" and bool(_ASKS_EVENT.search(qlow))
     by_start = {c.start: c for c in answer.citations}
-    verb = doer_verb(info.text) if info.asks in ("person", "organisation") else ""
     long_forms = acronyms(index)
     best: tuple[tuple[bool, int, int], ShortAnswer] | None = None
     for rank, kind in enumerate(kinds):
@@ -211,7 +212,10 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
             for r in u.rows:
                 doc, sent = index.sentence(r)
                 c = by_start.get(sent.start)
-                found = [m for m in entities.find(sent.text, kind or "")
+                spans = entities.find(sent.text, kind or "") + ([entities.Match(m.group(), m.start(), m.end(), kind)
+                                                                 for m in _NATION.finditer(sent.text)]
+                                                                if kind == "place" and verb else [])
+                found = [m for m in spans
                          if m.text.lower() not in qlow and not _restates(m, sent.text, qlow, long_forms)]
                 if where:  # "where was it held?": a place after "in" or "at" first
                     found.sort(key=lambda m: not entities.locative(sent.text, m))
@@ -219,6 +223,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                     found = sorted((_event(sent.text, m) for m in found), key=lambda m: not _EVENT.search(m.text))
                 if verb:  # "who launched it?": "the State Department launched ...", "... launched by X" first
                     found.sort(key=lambda m: not _does(sent.text, m, verb))
+                    if kind == "place":
+                        found = [m for m in found if _does(sent.text, m, verb)]
                 if c is None or not found:
                     continue
                 # the doer of the question's verb first, then a person before an organisation, then overlap
@@ -243,6 +249,7 @@ _DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will)
                        r"\bwhen (must|should|shall)\b", re.I)
 _ORG_WORD = re.compile(rf"\b(?:{entities.ORG_WORDS})\b")
 _EVENT = re.compile(r"\s+(?:[a-z]+\s+)?(?:conference|summit|convention|expo|meeting|event)s?\b")
+_NATION = re.compile(r"\b(?:the United States(?: of America)?|the U\.S\.|America)\b")  # no place of GeoNames
 _ASKS_EVENT = re.compile(r"\b(?:what|which) (?:conference|summit|convention|expo|meeting|event|venue)\b")
 
 
@@ -272,7 +279,8 @@ def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:
     """Whether span ``m`` is the subject or the agent of ``verb`` (its first five letters) in ``sentence``."""
-    after = rf"\s*(?:\([^)]*\)\s*)?(?:has |have |had |will |also |then |jointly )?{verb}"
+    after = rf"\s*(?:\([^)]*\)\s*)?(?:,?\s*(?:together |along )?with [^,.;:]{{1,60}}?,?\s+)?" \
+            rf"(?:has |have |had |will |also |then |jointly )?{verb}"  # "the US with 60 partners ... launched"
     return bool(re.match(after, sentence[m.end:], re.I)
                 or re.search(rf"\b{verb}\w*\s+by\s+(?:the\s+)?$", sentence[:m.start], re.I))
 

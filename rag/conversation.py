@@ -183,8 +183,10 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
                 replacement, end = found, phrase.end if phrase else nxt.end()
                 while i + 1 < len(tokens) and tokens[i + 1].end() <= end:
                     i += 1
-        elif low in ("this", "that") and i > 0 and tokens[i - 1].group(0).lower() in _SAID:
-            quoted = True  # "who said that?": what the previous answer says, not a thing named in it
+        elif low in ("this", "that") and i > 0 and (tokens[i - 1].group(0).lower() in _SAID or nxt is None and i == 2
+                                                   and re.match(r"(?:why|how) (?:is|was)$", q[:tok.start()].strip(),
+                                                                re.I)):
+            quoted = True  # "who said that?", "why is that?": what the previous answer says, not a thing in it
         elif low in ("this", "that") and (nxt is None or nxt.group(0).lower() in _AUX) and i > 0:
             replacement = antecedent(turns, number=None)
         elif low == "one" and nxt is None and i > 1 and tokens[i - 1].group(0).lower() not in _NOT_ONE:

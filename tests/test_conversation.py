@@ -148,6 +148,10 @@ def understood(question: str, *turns: dict) -> str | None:
     # an ordinal after a possessive is no list item: "its first review" is the board's
     ("what was its first review about", [{"question": "who is on the cyber safety review board"}],
      "What was the cyber safety review board’s first review about"),
+    # "that" after "what does X say about Y?" is Y; "why is that?" asks about the previous answer
+    ("who is in charge of that", [{"question": "what does the strategy say about ransomware"}],
+     "Who is in charge of ransomware? (what does the strategy say about ransomware)"),
+    ("why is that?", [{"question": "what are the goals"}], "Why is that? (what are the goals)"),
     # a bare question word
     ("Why?", [{"question": "What does digital solidarity rest on?"}], "Why? (What does digital solidarity rest on)"),
     # a question word with a noun and no verb of its own

@@ -122,6 +122,8 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
     ("The governor flew on a small plane nicknamed the “Blue Heron” that summer.", "what was the plane called",
      "Blue Heron"),
     # "who <verb>" takes the subject or the "by" agent of that verb
+    ("Today, the United States with 12 partners from the region launched the harbor pact.",
+     "who launched the harbor pact", "the United States"),  # a country did it, past a "with" phrase
     ("During the RSA conference, the State Department launched the plan.", "Who launched the plan?",
      "State Department"),
     ("The plan was drafted by the Port Authority after talks with the FBI.", "Who drafted the plan?", "Port Authority"),
