@@ -126,6 +126,12 @@ def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, wo
         # "It criticizes these countries ...": quoted with the sentence "these" refers to
         r = cands[top].rows[0]
         top = next((i for i, u in enumerate(cands) if u.kind == "pair" and u.rows == (r - 1, r)), top)
+    elif cands[top].kind == "sentence" and x[top, _F["heading"]]:
+        # a heading alone ("Systemically Important Entities") answers nothing: with what follows it, or the
+        # best unit that is not a heading alone
+        r = cands[top].rows[0]
+        top = next((i for i, u in enumerate(cands) if u.kind == "pair" and u.rows == (r, r + 1)),
+                   next((int(i) for i in order if not (cands[i].kind == "sentence" and x[i, _F["heading"]])), top))
     take(top)
     for pp in part_p or []:
         best = int(np.argmax(pp))

@@ -272,3 +272,16 @@ def test_a_list_question_always_gets_a_budget_of_its_own(monkeypatch):
         "answer_evidence_recall": 0.5, "citation_precision": 0.5, "median_words": 50.0})
     policy, _ = P.choose_policy([], [], Model(None, None, None, Policy()))
     assert policy.list_words in P.LIST_WORDS and policy.list_units in P.LIST_UNITS
+
+
+@pytest.mark.e2e
+def test_an_answer_is_never_a_heading_alone(corpus_index, real_embedder):
+    # NSM-22's heading "NATIONAL SECURITY MEMORANDUM/NSM-22" was the unit closest to the question and the
+    # whole answer; a heading alone is quoted with the sentence after it, or gives way to the best other unit
+    from rag.engine import Engine
+
+    engine = Engine(corpus_index, real_embedder)
+    for question in ("what does NSM-22 replace", "what is a systemically important entity"):
+        a = engine.ask(question)
+        assert not a.abstained, a.message
+        assert not all(static_of(s.text).heading for s in a.sentences), [s.text for s in a.sentences]
