@@ -223,6 +223,9 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                                                                 if kind == "place" and verb else [])
                 found = [m for m in spans
                          if m.text.lower() not in qlow and not _restates(m, sent.text, qlow, long_forms)]
+                if kind == "person" and len(found) > 1 and re.match(r"\W*who(?:'s|’s| is| was) the\b", qlow):
+                    # "who is the deputy national security advisor?": the name beside the question's words
+                    found.sort(key=lambda m: -entities.overlap(sent.text[max(0, m.start - 80):m.start], info.text))
                 if where:  # "where was it held?": a place after "in" or "at" first
                     found.sort(key=lambda m: not entities.locative(sent.text, m))
                 if event:  # "what conference?": "the RSA cybersecurity conference", not "San Francisco"

@@ -121,6 +121,9 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
      "what is the plan called", "Harbor Digital Resilience Plan: Toward a Safer Coast"),
     ("The governor flew on a small plane nicknamed the “Blue Heron” that summer.", "what was the plane called",
      "Blue Heron"),
+    # "who is the <title>?" takes the name beside the title's words
+    ("We hear from Harbour Director Ana Silva and the Deputy Port Advisor for Safety, Jon Reyes.",
+     "who is the deputy port advisor for safety", "Jon Reyes"),
     # "who <verb>" takes the subject or the "by" agent of that verb
     ("Today, the United States with 12 partners from the region launched the harbor pact.",
      "who launched the harbor pact", "the United States"),  # a country did it, past a "with" phrase
