@@ -64,8 +64,8 @@ _PATTERNS = {
     "person": re.compile(rf"(?:(?:{_TITLES})\s+(?:of\s+(?:State|Defense|Commerce|Homeland Security)\s+)?)?"
                          rf"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"),
     "place": re.compile(rf"\b(?:in|at|from|to|In|At)\s+((?:the\s+)?{_CAP}(?:\s+{_CAP}){{0,3}})"),
-    # the name of a document, law, body or programme: four capitalised words or more, small words between,
-    # a subtitle after a colon ("United States International Cyberspace and Digital Policy Strategy: Toward ...")
+    # the name of a document, law, body or programme: three capitalised words or more (four words with the
+    # small ones between, ``find``), a subtitle after a colon ("... Digital Policy Strategy: Toward ...")
     "title": re.compile(rf"(?<![\w’'-]){_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an|,))*\s+{_WORD}){{2,}}"
                         rf"(?::\s+{_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an)|,)*\s+{_WORD})*)?|"
                         r"(?<=“)[A-Z][^”]{2,80}(?=,?”)|(?<=\")[A-Z][^\"]{2,80}(?=,?\")"),  # or quoted: the “Scared Cow”
@@ -134,7 +134,7 @@ def find(sentence: str, kind: str) -> list[Match]:
             start += len(text) - len(stripped)
             text = stripped
             text = re.sub(r",\s+\S+$", "", text) if re.match(r"\s+[a-z]", sentence[start + len(text):]) else text
-            quoted = sentence[start - 1:start] in "“\""
+            quoted = start > 0 and sentence[start - 1] in "“\""
             if (len(text.split()) < 4 and not quoted) or _TITLED_PERSON.search(text):
                 continue
         elif kind == "count":

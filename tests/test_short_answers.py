@@ -178,6 +178,7 @@ def test_countries_named_one_after_another_are_places_without_a_preposition():
 def test_a_heading_in_capitals_or_an_office_is_no_title():
     assert entities.find("SENIOR ADMINISTRATION OFFICIAL: So, I think we start.", "title") == []
     assert entities.find("We hear from Deputy Port Director Ana Silva today.", "title") == []
+    assert entities.find("Harbor Safety Board met today.", "title") == []  # three words, not quoted
 
 
 
