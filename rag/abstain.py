@@ -23,7 +23,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from .acronyms import spelled
-from .entities import ORG_WORDS, countries_and_states, country_of
+from .entities import ORG_WORDS
+from .places import countries_and_states, country_of
 from .search import tokenize
 
 if TYPE_CHECKING:

@@ -10,22 +10,20 @@ sources answer at all; a question asking for a name, place, date, duration, coun
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import entities
 from .abstain import known_terms, unknown_names
-from .acronyms import SMALL_WORDS
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
 from .lexicon import VERBS
-from .question import QuestionInfo, asks_several, doer_verb
-from .rerank import acronyms
+from .question import DEADLINE, WHO_IS, QuestionInfo
 from .search import index_idf, tokenize
 from .selector import ABSTAIN_FEATURES, Model
-from .types import Answer, Hit, ShortAnswer
+from .shortanswer import short_answer
+from .types import Answer, Hit
 
 if TYPE_CHECKING:
     from .store import Index
@@ -54,7 +52,7 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
     best = x[order[0]] if len(order) else np.zeros(len(FEATURES))
     top = float(x[:, _F["cos_max"]].max()) if len(x) else 0.0
     missing = best[_F["type_missing"]]
-    if missing and cands and info.asks == "date" and _DEADLINE.search(info.text) and any(
+    if missing and cands and info.asks == "date" and DEADLINE.search(info.text) and any(
             entities.has(index.sentence_text(r), "duration", info.text.lower()) for r in cands[order[0]].rows):
         missing = 0.0  # "when must agencies encrypt data?": "Within 180 days of the date of this order, ..."
     if missing and cands and best[_F["backref_first"]]:  # "It criticizes these countries": what "these" names
@@ -62,7 +60,7 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
         if first > 0 and index.sentence_rows[first - 1][0] == index.sentence_rows[first][0] \
                 and entities.has(index.sentence_text(first - 1), info.asks or "", info.text.lower()):
             missing = 0.0
-    who = _WHO_IS.match(info.text)
+    who = WHO_IS.match(info.text)
     if missing and cands and who:  # "who is Anne Neuberger?": a sentence naming her answers
         name = who.group("name").lower()
         missing = float(not any(name in index.sentence_text(r).lower() for r in cands[order[0]].rows))
@@ -196,102 +194,12 @@ def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int],
     return rows, home, scores
 
 
-def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: Answer) -> ShortAnswer | None:
-    """The first span of the asked kind in the quoted sentence that repeats most of the question's words
-    (the better unit on a tie; for "who <verb>", the verb's doer first, a person before an organisation);
-    None when no quoted sentence holds one."""
-    if _WHO_IS.match(info.text):  # "who is Kemba Walden?" asks what she is, not for another name
-        return None
-    verb = doer_verb(info.text) if info.asks in ("person", "organisation") else ""
-    # a "who <verb>" question: a person, then an organisation, then a country that did it
-    kinds = [info.asks] + (["organisation"] if info.asks == "person" else []) + (["place"] if verb else [])
-    if info.asks == "date" and _DEADLINE.search(info.text):  # mostly answered "within 1 year", not a date
-        kinds = ["deadline"]
-    qlow = info.text.lower()
-    where = info.asks == "place" and bool(re.match(r"\W*where\b", qlow))
-    event = info.asks == "place" and bool(_ASKS_EVENT.search(qlow))
-    by_start = {c.start: c for c in answer.citations}
-    long_forms = acronyms(index)
-    best: tuple[tuple[bool, int, int], ShortAnswer] | None = None
-    for rank, kind in enumerate(kinds):
-        for u in chosen:
-            for r in u.rows:
-                doc, sent = index.sentence(r)
-                c = by_start.get(sent.start)
-                spans = entities.find(sent.text, kind or "") + ([entities.Match(m.group(), m.start(), m.end(), kind)
-                                                                 for m in _NATION.finditer(sent.text)]
-                                                                if kind == "place" and verb else [])
-                found = [m for m in spans
-                         if m.text.lower() not in qlow and not _restates(m, sent.text, qlow, long_forms)]
-                if kind == "person" and len(found) > 1 and re.match(r"\W*who(?:'s|’s| is| was) the\b", qlow):
-                    # "who is the deputy national security advisor?": the name beside the question's words
-                    found.sort(key=lambda m: -entities.overlap(sent.text[max(0, m.start - 80):m.start], info.text))
-                if where:  # "where was it held?": a place after "in" or "at" first
-                    found.sort(key=lambda m: not entities.locative(sent.text, m))
-                if event:  # "what conference?": "the RSA cybersecurity conference", not "San Francisco"
-                    found = sorted((_event(sent.text, m) for m in found), key=lambda m: not _EVENT.search(m.text))
-                if verb:  # "who launched it?": "the State Department launched ...", "... launched by X" first
-                    found.sort(key=lambda m: not _does(sent.text, m, verb))
-                    if kind == "place":
-                        found = [m for m in found if _does(sent.text, m, verb)]
-                if c is None or not found:
-                    continue
-                # the doer of the question's verb first, then a person before an organisation, then overlap
-                score = (bool(verb) and _does(sent.text, found[0], verb), -rank, entities.overlap(sent.text, info.text))
-                if best is None or score > best[0]:
-                    m = entities.run_of(sent.text, found, found[0]) if asks_several(info.text) else found[0]
-                    best = (score, ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or ""))
-    return None if best is None else best[1]
-
-
 # what a question says besides what it is about, for the off-topic coverage: its question words and the verbs
 # of asking ("what happens when incidents occur?" is about incidents, not about "happens")
 _ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen mean meant say said tell talk"
                               " explain describe give know want think get thing stuff like"
                               " here those their he him she we you me my"])[0])  # stemmed; words that point too
 _VERBS = frozenset(tokenize([" ".join(sorted(VERBS))])[0])
-_WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
-                     r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)(?P<name>[\w.'’-]+"
-                     r"(?:\s+[\w.'’-]+){0,3}?)\s*\??\s*$", re.I)
-# "by when ...?", "when must ...?": a time limit answers it as well as a date
-_DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will) [^?]{0,60}\b(have to|need to|due)\b|"
-                       r"\bwhen (must|should|shall)\b", re.I)
-_ORG_WORD = re.compile(rf"\b(?:{entities.ORG_WORDS})\b")
-_EVENT = re.compile(r"\s+(?:[a-z]+\s+)?(?:conference|summit|convention|expo|meeting|event)s?\b")
-_NATION = re.compile(r"\b(?:the United States(?: of America)?|the U\.S\.|America)\b")  # no place of GeoNames
-_ASKS_EVENT = re.compile(r"\b(?:what|which) (?:conference|summit|convention|expo|meeting|event|venue)\b")
-
-
-def _event(sentence: str, m: entities.Match) -> entities.Match:
-    """``m`` with the event word after it, "RSA" → "RSA cybersecurity conference"; else ``m``."""
-    after = _EVENT.match(sentence, m.end)
-    return entities.Match(sentence[m.start:after.end()], m.start, after.end(), m.kind) if after else m
-
-
-def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[str, str]) -> bool:
-    """Whether span ``m`` cannot answer: it names what the question already names ("Office of the National
-    Cyber Director (ONCD)" for "who runs the ONCD?"), or, as an organisation, it is an acronym the documents
-    spell out as no organisation ("EO": Executive Order) or the name of an event ("the RSA conference")."""
-    words = set(re.findall(r"[a-z0-9]+", question))
-    if any(w.lower() in words for w in re.findall(r"\b[A-Z]{2,}\b", m.text)):
-        return True
-    named = {w for w in re.findall(r"[a-z0-9]+", re.sub(r"\([^)]*\)", "", m.text).lower()) if w not in SMALL_WORDS}
-    if named and named <= words:  # "Joint Ransomware Task Force (JRTF)" for "who runs the joint ransomware task force?"
-        return True
-    if m.kind != "organisation":
-        return False
-    long_form = long_forms.get(m.text.lower().removesuffix("s"), "")
-    if long_form and (long_form.lower() in question or not _ORG_WORD.search(long_form)):
-        return True
-    return bool(_EVENT.match(sentence, m.end))
-
-
-def _does(sentence: str, m: entities.Match, verb: str) -> bool:
-    """Whether span ``m`` is the subject or the agent of ``verb`` (its first five letters) in ``sentence``."""
-    after = rf"\s*(?:\([^)]*\)\s*)?(?:,?\s*(?:together |along )?with [^,.;:]{{1,60}}?,?\s+)?" \
-            rf"(?:has |have |had |will |also |then |jointly )?{verb}"  # "the US with 60 partners ... launched"
-    return bool(re.match(after, sentence[m.end:], re.I)
-                or re.search(rf"\b{verb}\w*\s+by\s+(?:the\s+)?$", sentence[:m.start], re.I))
 
 
 def _why_not(index: Index, info: QuestionInfo, arow: np.ndarray) -> str:

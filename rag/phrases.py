@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .entities import countries_and_states
 from .lexicon import (
     AUX,
     COUNT_WORDS,
@@ -29,6 +28,7 @@ from .lexicon import (
     TITLES,
     VERBS,
 )
+from .places import countries_and_states
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Za-z0-9][\w’'\-\u2060]*")
 

@@ -171,3 +171,12 @@ def doer_verb(question: str) -> str:
     """
     m = _DOER.match(question)
     return m.group(1).lower()[:5] if m else ""
+
+
+# "who is Kemba Walden?": asks what that person is (``short_answer`` gives no other name)
+WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|this|that|these|those|our|their|its|"
+                    r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)(?P<name>[\w.'’-]+"
+                    r"(?:\s+[\w.'’-]+){0,3}?)\s*\??\s*$", re.I)
+# "by when ...?", "when must ...?": a time limit answers it as well as a date
+DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will) [^?]{0,60}\b(have to|need to|due)\b|"
+                      r"\bwhen (must|should|shall)\b", re.I)

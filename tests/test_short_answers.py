@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from rag import entities
-from rag.compose import short_answer
 from rag.question import analyse
+from rag.shortanswer import short_answer
 
 
 @pytest.mark.parametrize("question, asks", [
