@@ -51,6 +51,7 @@ _BARE = re.compile(r"^(?P<w>why|how|when|where|who|what else)(?:\s+(?:so|not|exa
 _NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|what|any)\s+(?P<rest>[a-z][\w’'-]*"
                         r"(?:\s+[a-z][\w’'-]*){0,2})[\s?.!]*$")  # lower case: no name of its own
 _PRO_VERB = re.compile(r"\b(?:do|doing|done)\s+(?:that|this|it|so)[\s?.!]*$", re.I)  # not "does it rely"
+_WHY_THAT = re.compile(r"^(?:why|how) (?:is|was) (?:this|that)[\s?.!]*$", re.I)  # about the previous answer
 _MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)
 
 
@@ -183,9 +184,7 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
                 replacement, end = found, phrase.end if phrase else nxt.end()
                 while i + 1 < len(tokens) and tokens[i + 1].end() <= end:
                     i += 1
-        elif low in ("this", "that") and i > 0 and (tokens[i - 1].group(0).lower() in _SAID or nxt is None and i == 2
-                                                   and re.match(r"(?:why|how) (?:is|was)$", q[:tok.start()].strip(),
-                                                                re.I)):
+        elif low in ("this", "that") and i > 0 and (tokens[i - 1].group(0).lower() in _SAID or _WHY_THAT.match(q)):
             quoted = True  # "who said that?", "why is that?": what the previous answer says, not a thing in it
         elif low in ("this", "that") and (nxt is None or nxt.group(0).lower() in _AUX) and i > 0:
             replacement = antecedent(turns, number=None)

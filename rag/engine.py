@@ -111,11 +111,21 @@ class Engine:
             self.refused = ""
         return fresh
 
-    def question_vector(self, index: store.Index, question: str) -> np.ndarray:
-        """The question's embedding, with the long form of an acronym the index only writes out appended
-        ("MFA": "multi-factor authentication"; ``acronyms.spell_out``)."""
+    @staticmethod
+    def searched(index: store.Index, question: str) -> str:
+        """The question as it is searched: a word the index writes in two, written so ("multistakeholder"
+        → "multi-stakeholder"; ``search.split_compounds``). ``rag train`` and ``rag eval`` search so too."""
+        return split_compounds(question, index, known_terms(index))
+
+    def embedded(self, index: store.Index, question: str) -> str:
+        """The text a question's vector is embedded from: the long form of an acronym the index only writes
+        out appended ("MFA": "multi-factor authentication"; ``acronyms.spell_out``)."""
         spell_out(index, question, self.embedder.encode, known_terms(index))
-        return self.embedder.encode([written_out(question, spelled(index))])[0]
+        return written_out(question, spelled(index))
+
+    def question_vector(self, index: store.Index, question: str) -> np.ndarray:
+        """The question's embedding (of ``embedded``)."""
+        return self.embedder.encode([self.embedded(index, question)])[0]
 
     def ask(self, question: str, mode: str | None = None, k: int | None = None,
             history: Sequence[dict[str, Any]] | None = None, sources: Sequence[str] | None = None) -> Answer:
@@ -137,7 +147,7 @@ class Engine:
             resolved = resolve(cleaned, list(history))
             if resolved.understood_as:
                 understood_as = cleaned = resolved.understood_as
-        shown, cleaned = cleaned, split_compounds(cleaned, index, known_terms(index))
+        shown, cleaned = cleaned, self.searched(index, cleaned)
         q = self.question_vector(index, cleaned)
         t1 = time.perf_counter()
         mode, k = mode or self.settings.mode, k or self.settings.k

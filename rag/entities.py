@@ -220,6 +220,5 @@ def has(sentence: str, kind: str, question: str = "") -> bool:
 def kinds_in(sentence: str) -> frozenset[str]:
     """Every kind with at least one span in ``sentence``; places named one after another count without a
     preposition before them ("include Albania, Andorra, Argentina")."""
-    listed = len(places_in(sentence)) >= 3
-    return frozenset(k for k in _PATTERNS if (_PATTERNS[k].search(sentence) or k == "place" and listed)
-                     and find(sentence, k))
+    return frozenset(k for k in _PATTERNS if (_PATTERNS[k].search(sentence) or k == "place"
+                                              and len(places_in(sentence)) >= 3) and find(sentence, k))

@@ -15,10 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import metrics as M
-from .abstain import known_terms
 from .questions import Question, QuestionError, load_questions, parse_question
 from .retrieval import MODES, retrieve
-from .search import split_compounds
 from .types import Answer, Hit
 
 __all__ = ["Question", "QuestionError", "load_questions", "parse_question", "evaluate", "summarise", "run"]
@@ -77,7 +75,7 @@ def evaluate(engine: Any, questions: list[Question], mode: str, progress: Callab
         cleaned, problem = clean_question(answer.understood_as or (q.standalone if q.history and mode == "standalone"
                                                                    else q.question), s.max_question_chars)
         if q.answerable and not problem:
-            cleaned = split_compounds(cleaned, index, known_terms(index))  # as Engine.ask searches it
+            cleaned = engine.searched(index, cleaned)
             if cleaned not in vectors:
                 vectors[cleaned] = engine.question_vector(index, cleaned)
             hits = retrieve(index, cleaned, vectors[cleaned], s.mode, DEPTH, s.candidates, s.rrf_k, ranker=ranker,

@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
-from .abstain import known_terms
-from .acronyms import spell_out, spelled, written_out
 from .compose import abstain_row
 from .evaluation import EvidenceCheck, Question
 from .features import FEATURES, Unit, part_matrices, question_units
@@ -30,7 +28,7 @@ from .fit import fit_linear
 from .policy import abstain_threshold, choose_policy
 from .question import QuestionInfo
 from .rerank import SIGNALS, gather
-from .search import index_idf, split_compounds
+from .search import index_idf
 from .selector import ABSTAIN_FEATURES, Linear, Model, Policy
 
 FOLDS = 5
@@ -140,11 +138,8 @@ def out_of_fold(data: list[Case]) -> list[np.ndarray]:
 
 
 def train(engine: Any, questions: list[Question], say: Any = print) -> tuple[Model, dict[str, Any]]:
-    questions = [replace(q, question=split_compounds(q.question, engine.index, known_terms(engine.index)))
-                 for q in questions]  # searched as Engine.ask searches them
-    for q in questions:  # as Engine.question_vector does before embedding
-        spell_out(engine.index, q.question, engine.embedder.encode, known_terms(engine.index))
-    vecs = engine.embedder.encode([written_out(q.question, spelled(engine.index)) for q in questions])
+    questions = [replace(q, question=engine.searched(engine.index, q.question)) for q in questions]  # as asked
+    vecs = engine.embedder.encode([engine.embedded(engine.index, q.question) for q in questions])
     vectors = {q.id: v for q, v in zip(questions, vecs)}
     say(f"ranker: {sum(q.answerable for q in questions)} answerable questions")
     x, y = passage_data(engine, questions, vectors)
