@@ -174,7 +174,7 @@ class Project:
         """Real paths written as the docs write them."""
         pairs = [(str(self.session / "tmp"), DOC_TMP), (str(self.proj), DOC_PROJECT), (str(self.root), "/work"),
                  (str(ROOT), DOC_PROJECT)]
-        if ROOT.parent != Path("/"):
+        if ROOT.parent not in (Path("/"), Path(DOC_TMP)):  # a clone in /tmp: "/tmp/ix-all" stays as written
             pairs.append((str(ROOT.parent), "/work"))
         for real, doc in pairs:
             text = text.replace(real, doc)
