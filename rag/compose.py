@@ -18,7 +18,8 @@ from . import entities
 from .abstain import known_terms, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, part_matrices, question_units
-from .lexicon import VERBS
+from .lexicon import ORDINALS, VERBS
+from .ordinals import nth_item
 from .question import DEADLINE, WHO_IS, QuestionInfo
 from .search import index_idf, tokenize
 from .selector import ABSTAIN_FEATURES, Model
@@ -81,13 +82,14 @@ def _covered(index: Index, info: QuestionInfo, cands: list[Unit] | None, order: 
         return 0.0
     idf = index_idf(index)
     rarest = index.cached("idf_max", lambda: max(idf.values(), default=1.0))  # not a scan per question
-    weights = {t: idf.get(t, rarest) for t in tokenize([info.text])[0]
-               if t not in _ASKING and (t in idf or t not in _VERBS)}  # a verb the index lacks: how it is asked
-    total = sum(weights.values())
-    if total <= 0:
-        return 0.0
     held = set().union(*(tokenize([index.sentence_text(r)])[0] for r in cands[int(order[0])].rows))
-    return sum(w for t, w in weights.items() if t in held) / total
+    shares = []
+    for text in info.parts:  # a two-part question is close when one part is ("how many pages, and who paid?")
+        weights = {t: idf.get(t, rarest) for t in tokenize([text])[0]
+                   if t not in _ASKING and (t in idf or t not in _VERBS)}  # a verb the index lacks: how it is asked
+        total = sum(weights.values())
+        shares.append(sum(w for t, w in weights.items() if t in held) / total if total > 0 else 0.0)
+    return max(shares)
 
 
 def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, words: list[int],
@@ -160,6 +162,10 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
     part_p = [model.selector.proba(px) for px in part_matrices(table, cands, hits, model.policy.select_passages)]
     words = [sum(table.static[r].words for r in u.rows) for u in cands]
     chosen = pick(info, cands, x, p, words, model, part_p or None)
+    nth = _nth_item(table, cands)
+    if nth is not None:  # "what is the third guiding principle?": the lead-in and that item
+        i, unit = nth
+        cands, p, chosen = [*cands, unit], np.append(p, p[i]), [len(cands)]
     rows, home, scores = _layout(index, hits, cands, chosen, p)
     answer = assemble(index, question, list(listed), rows, scores, home, answerable)
     short = None
@@ -167,6 +173,18 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
         short = short_answer(index, info, [cands[i] for i in chosen], answer)
     return Answer(answer.question, answer.answer, False, answer.sentences, answer.citations, listed, answerable,
                   index_id=index.index_id, short_answer=short)
+
+
+def _nth_item(table: Table, cands: list[Unit]) -> tuple[int, Unit] | None:
+    """(the list unit, its lead-in with the one item) a question asks for by position, when a retrieved
+    list's lead-in names what the question names ("the third guiding principle", "pillar two")."""
+    lists = [i for i, u in enumerate(cands) if u.kind == "list" and not table.static[u.rows[0]].item]
+    found = nth_item(table.info.text, [(table.text[cands[i].rows[0]], len(cands[i].rows) - 1) for i in lists])
+    if found is None:
+        return None
+    i = lists[found[0]]
+    u = cands[i]
+    return i, Unit((u.rows[0], u.rows[found[1]]), "list", u.passage)
 
 
 def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int], p: np.ndarray
@@ -195,10 +213,11 @@ def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int],
 
 
 # what a question says besides what it is about, for the off-topic coverage: its question words and the verbs
-# of asking ("what happens when incidents occur?" is about incidents, not about "happens")
+# of asking ("what happens when incidents occur?" is about incidents, not about "happens"), words that point
+# and ordinals ("what is the first goal?" is about goals)
 _ASKING = frozenset(tokenize([" ".join(sorted(entities.QUESTION_WORDS)) + " happen mean meant say said tell talk"
                               " explain describe give know want think get thing stuff like"
-                              " here those their he him she we you me my"])[0])  # stemmed; words that point too
+                              " here those their he him she we you me my " + " ".join(ORDINALS)])[0])  # stemmed
 _VERBS = frozenset(tokenize([" ".join(sorted(VERBS))])[0])
 
 

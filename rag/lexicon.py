@@ -29,8 +29,9 @@ _VERB_STEMS = ("say mean include cover require propose aim describe define estab
                "release preview report adopt develop coordinate manage encrypt migrate designate appoint rescind "
                "replace comply enforce regulate deter disrupt detect hire buy sell pay spend mitigate assess align "
                "harmonize prioritize modernize codify collaborate cooperate engage convene host attend endorse join "
-               "ratify criticize accuse condemn punish warn urge ask work threaten blame").split()
-_IRREGULAR = "said led took gave made got went came became began sought held told meant known stood set put".split()
+               "ratify criticize accuse condemn punish warn urge ask work threaten blame write draft fund").split()
+_IRREGULAR = ("said led took gave made got went came became began sought held told meant known stood set put wrote "
+              "written").split()
 NOT_ADVERBS = frozenset("supply apply reply family assembly italy july rally ally anomaly monopoly".split())
 VERBS = frozenset(_VERB_STEMS + [v + ("es" if v.endswith(("s", "sh", "ch", "x")) else "s") for v in _VERB_STEMS]
                   + _IRREGULAR + ["applies", "identifies", "notifies", "does", "goes"])

@@ -59,6 +59,29 @@ def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, st
     return (_ordinal(n), noun, "") if noun and noun != "one" else None
 
 
+def nth_item(question: str, leads: Sequence[tuple[str, int]]) -> tuple[int, int] | None:
+    """For a question naming one item of a list ("what is the third guiding principle?"), (which of
+    ``leads`` (lead-in line, number of items) names its noun, the item's position from 1); else None.
+
+    >>> nth_item("what is the third guiding principle?", [("Four areas of action:", 4), ("Three guiding principles:", 3)])
+    (1, 3)
+    >>> nth_item("what were the first two goals?", [("Four goals:", 4)]) is None  # two items, not the first
+    True
+    """
+    m = ORDINAL.search(question)
+    if not m or re.match(r"\s*(?:" + "|".join(_NUMBERS) + r"|\d)\b", question[m.end("o") if m.group("o") else m.end():],
+                            re.I):
+        return None
+    asked = {singular(w.lower()) for w in words(question)}
+    for i, (lead, count) in enumerate(leads):
+        counted = re.search(r"\b([a-z]+s)\s*:\s*$", lead, re.I)  # "The plan sets three main goals:"
+        nouns = [lead_noun(lead).lower().split(), [singular(counted.group(1).lower())] if counted else []]
+        n = _position(m, count)
+        if n and n <= count and any(noun and set(noun) - {"of", "for", "to", "in"} <= asked for noun in nouns):
+            return i, n
+    return None
+
+
 def _ordinal(n: int) -> str:
     return "last" if n == 0 else ORDINALS[n - 1] if n <= len(ORDINALS) - 1 else f"{n}th"
 

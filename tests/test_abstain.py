@@ -95,6 +95,10 @@ def test_a_terse_question_whose_words_the_best_sentence_holds_is_not_far_from_ev
         ("what did the secretary of state unveil", "Antony Blinken recently announced"),
         # sources/ writes "multi-stakeholder": the word run together was one the index lacks
         ("what is the multistakeholder model", "multi-stakeholder processes"),
+        # an ordinal says which one, not what about ("first" is in no document)
+        ("what is the first goal", "four primary goals"),
+        # a two-part question is close when one part is: "who wrote it" shares no word with the pages
+        ("how many pages does the document have and who paid for it?", "54-page document"),
     ]:
         a = engine.ask(question)
         assert not a.abstained, (question, a.message)

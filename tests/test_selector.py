@@ -176,6 +176,15 @@ def test_a_list_named_differently_comes_whole_and_a_count_word_does_not_abstain(
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("question, item", [("What is the second goal of the harbor plan?", "2. Train every dock worker"),
+                                            ("and the plan's last goal?", "3. Share threat warnings")])
+def test_a_question_naming_one_item_of_a_list_by_position_gets_that_item(engine, question, item):
+    a, said = _answer(engine, question)
+    assert not a.abstained, a.message
+    assert said[-1].startswith(item) and len(said) == 2, said  # the lead-in, then that item alone
+
+
+@pytest.mark.e2e
 def test_a_figure_the_documents_never_give_is_not_answered(engine):
     a, _ = _answer(engine, "How many dock workers are there?")
     assert a.abstained and "number" in a.message
