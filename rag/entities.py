@@ -51,7 +51,7 @@ _PATTERNS = {
                                rf"(?:\s+(?:of|for|on)(?:\s+the)?(?:\s+{_CAP}){{1,4}})?\b|\b[A-Z]{{2,6}}s?\b(?=[^a-z]|$)"),
     "person": re.compile(rf"(?:(?:{_TITLES})\s+(?:of\s+(?:State|Defense|Commerce|Homeland Security)\s+)?)?"
                          rf"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"),
-    "place": re.compile(rf"\b(?:in|at|from|to|In|At)\s+((?:the\s+)?{_CAP}(?:\s+{_CAP}){{0,3}})"),
+    "place": re.compile(rf"\b(?:in|at|from|to|like|such as|In|At)\s+((?:the\s+)?{_CAP}(?:\s+{_CAP}){{0,3}})"),
     # the name of a document, law, body or programme: three capitalised words or more (four words with the
     # small ones between, ``find``), a subtitle after a colon ("... Digital Policy Strategy: Toward ...")
     "title": re.compile(rf"(?<![\w’'-]){_NAME_WORD}(?:(?:\s+(?:of|and|for|the|on|in|to|a|an|,))*\s+{_NAME_WORD}){{2,}}"

@@ -173,6 +173,9 @@ def test_countries_named_one_after_another_are_places_without_a_preposition():
     # country alone still needs its preposition (the selector was fitted so)
     assert "place" in entities.kinds_in("Those endorsing it include Albania, Andorra, Argentina and Chile.")
     assert "place" not in entities.kinds_in("Albania endorsed it.")
+    # examples ("like", "such as") name places as a preposition does
+    assert "place" in entities.kinds_in("Amid threats from state actors like Russia and China, it acts.")
+    assert "place" in entities.kinds_in("Help went to victims such as Costa Rica.")
 
 
 def test_a_heading_in_capitals_or_an_office_is_no_title():
@@ -193,3 +196,14 @@ def test_the_name_of_the_strategy_is_its_title_in_the_sources(sources_index, rea
     doc = next(c.doc_id for c in a.citations if c.n == a.short_answer.citation)
     text = Engine(sources_index, real_embedder).index.document(doc).text
     assert text[a.short_answer.start:a.short_answer.end] == a.short_answer.text
+
+
+@pytest.mark.e2e
+def test_countries_given_as_examples_answer_which_countries(sources_index, real_embedder):
+    # "state actors like Russia and China": no "in" or "at" before them, and the question was refused as
+    # "no passage gives a place"
+    from rag.engine import Engine
+
+    a = Engine(sources_index, real_embedder).ask("which countries are criticized in the strategy?")
+    assert not a.abstained, a.message
+    assert a.short_answer is not None and a.short_answer.text == "Russia and China"
