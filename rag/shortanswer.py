@@ -35,7 +35,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     long_forms = acronyms(index)
     best: tuple[tuple[bool, int, int], ShortAnswer] | None = None
     for rank, kind in enumerate(kinds):
-        for u in chosen:
+        for ui, u in enumerate(chosen):
             for r in u.rows:
                 doc, sent = index.sentence(r)
                 c = by_start.get(sent.start)
@@ -57,8 +57,9 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                         found = [m for m in found if _does(sent.text, m, verb)]
                 if c is None or not found:
                     continue
-                # the doer of the question's verb first, then a person before an organisation, then overlap
-                score = (bool(verb) and _does(sent.text, found[0], verb), -rank, entities.overlap(sent.text, info.text))
+                # the doer of the question's verb first, then a person before an organisation, then the best unit
+                # first, then overlap
+                score = (bool(verb) and _does(sent.text, found[0], verb), -rank, -ui, entities.overlap(sent.text, info.text))
                 if best is None or score > best[0]:
                     m = entities.run_of(sent.text, found, found[0]) if asks_several(info.text) else found[0]
                     best = (score, ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or ""))

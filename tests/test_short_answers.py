@@ -204,6 +204,10 @@ def test_countries_given_as_examples_answer_which_countries(sources_index, real_
     # "no passage gives a place"
     from rag.engine import Engine
 
-    a = Engine(sources_index, real_embedder).ask("which countries are criticized in the strategy?")
+    engine = Engine(sources_index, real_embedder)
+    a = engine.ask("which countries are criticized in the strategy?")
     assert not a.abstained, a.message
     assert a.short_answer is not None and a.short_answer.text == "Russia and China"
+    # the best unit's places, though a second quoted unit names Russia and China first in reading order
+    a = engine.ask("which countries has the US helped after attacks")
+    assert a.short_answer is not None and a.short_answer.text == "Ukraine, Costa Rica, and Albania", a.short_answer
