@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .lexicon import COUNT_WORDS, DETERMINERS, ORDINALS, WH
+from .lexicon import COUNT_WORDS, DETERMINERS, ORDINALS, STOP, WH
 from .phrases import list_items, noun_phrases, singular, words
 
 _NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -67,11 +67,13 @@ def nth_item(question: str, leads: Sequence[tuple[str, int]]) -> tuple[int, int]
     (1, 3)
     >>> nth_item("what were the first two goals?", [("Four goals:", 4)]) is None  # two items, not the first
     True
+    >>> nth_item("What are the four areas of action?", [("Four areas of action:", 4)]) is None
+    True
     """
-    m = ORDINAL.search(question)
+    m = next((m for m in ORDINAL.finditer(question) if (m.group("noun2") or "").lower() not in STOP), None)
     if not m or re.match(r"\s*(?:" + "|".join(_NUMBERS) + r"|\d)\b", question[m.end("o") if m.group("o") else m.end():],
                             re.I):
-        return None
+        return None  # "what are the four areas?", "the first two goals": not one item
     asked = {singular(w.lower()) for w in words(question)}
     for i, (lead, count) in enumerate(leads):
         counted = re.search(r"\b([a-z]+s)\s*:\s*$", lead, re.I)  # "The plan sets three main goals:"
@@ -133,7 +135,14 @@ def lead_noun(lead: str) -> str:
 
 
 def with_context(question: str, noun: str, previous: str) -> str:
-    """``question`` followed by the previous question when ``noun`` alone does not say what it is of."""
+    """``question`` followed by the previous question when ``noun`` alone does not say what it is of; a
+    previous question asked with a context of its own passes that context on, not itself.
+
+    >>> with_context("What is the third goal?", "goal", "Tell me more about the second goal? (what are the goals)")
+    'What is the third goal? (what are the goals)'
+    """
     if re.search(r"\b(?:of|in|for|on)\b", noun):
         return question
-    return f"{question.rstrip()} ({previous.rstrip(' ?')})"
+    carried = re.search(r"\?\s*\((.+)\)\s*$", previous)
+    topic = carried.group(1) if carried else previous.rstrip(" ?")
+    return f"{question.rstrip(' ?.!')}? ({topic})"
