@@ -189,11 +189,14 @@ def list_rows(index: Index, row: int) -> list[int]:
     return list(range(lead, last + 1))
 
 
+_HOW = re.compile(r"\bhow (?:long|many|much|far|soon|often)\b", re.I)  # asks how, names no subject
+
+
 class QuestionTerms:
     """The question's indexed terms with their idf weights."""
 
     def __init__(self, text: str, idf: dict[str, float]) -> None:
-        self.weights = {t: idf.get(t, 0.0) for t in tokenize([text])[0]}
+        self.weights = {t: idf.get(t, 0.0) for t in tokenize([_HOW.sub(" ", text)])[0]}
         self.total = sum(self.weights.values())
 
     def share(self, terms: frozenset[str] | set[str]) -> float:

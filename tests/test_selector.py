@@ -294,3 +294,14 @@ def test_an_answer_is_never_a_heading_alone(corpus_index, real_embedder):
         a = engine.ask(question)
         assert not a.abstained, a.message
         assert not all(static_of(s.text).heading for s in a.sentences), [s.text for s in a.sentences]
+
+
+def test_how_long_names_no_subject_word():
+    # "how long is the document?" asks for a length: "in the long term" shares no word of its subject
+    from rag.features import QuestionTerms
+    from rag.search import tokenize
+
+    idf = {t: 1.0 for t in tokenize(["how long is the document in the long term"])[0]}
+    terms = QuestionTerms("How long is the document?", idf)
+    assert terms.share(frozenset(tokenize(["build capacity in the long term"])[0])) == 0.0
+    assert terms.share(frozenset(tokenize(["a 54-page document"])[0])) == 1.0
