@@ -163,7 +163,7 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
     words = [sum(table.static[r].words for r in u.rows) for u in cands]
     chosen = pick(info, cands, x, p, words, model, part_p or None)
     nth = _nth_item(table, cands)
-    if nth is not None:  # "what is the third guiding principle?": the lead-in and that item
+    if nth is not None:  # "what is the third guiding principle?": the lead-in and that item alone
         i, unit = nth
         cands, p, chosen = [*cands, unit], np.append(p, p[i]), [len(cands)]
     rows, home, scores = _layout(index, hits, cands, chosen, p)
@@ -176,15 +176,17 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
 
 
 def _nth_item(table: Table, cands: list[Unit]) -> tuple[int, Unit] | None:
-    """(the list unit, its lead-in with the one item) a question asks for by position, when a retrieved
-    list's lead-in names what the question names ("the third guiding principle", "pillar two")."""
+    """(the list unit, its lead-in with the one item) a question asks for by position or as the one that
+    does something, when a retrieved list's lead-in names what the question names ("the third guiding
+    principle", "pillar two", "which of the areas of action is about cybercrime?")."""
     lists = [i for i, u in enumerate(cands) if u.kind == "list" and not table.static[u.rows[0]].item]
     found = nth_item(table.info.text, [(table.text[cands[i].rows[0]], len(cands[i].rows) - 1) for i in lists])
     if found is None:
         return None
     i = lists[found[0]]
     u = cands[i]
-    return i, Unit((u.rows[0], u.rows[found[1]]), "list", u.passage)
+    item = u.rows[found[1]] if found[1] else max(u.rows[1:], key=lambda r: table.cos[r])  # 0: the closest item
+    return i, Unit((u.rows[0], item), "list", u.passage)
 
 
 def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int], p: np.ndarray

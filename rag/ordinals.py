@@ -22,6 +22,8 @@ ORDINAL = re.compile(r"\b(?:the\s+)?(?P<o>" + "|".join(ORDINALS) + r"|\d{1,2}(?:
                      r"(?:\s+(?P<noun>[a-z]+))?\b|(?:\b(?:number|item|point|no\.)|#)\s*(?P<d>\d{1,2})\b"
                      r"|\b(?!(?:no|any|every|some|each)\s+one\b)(?P<noun2>[a-z]+)\s+(?P<d2>\d{1,2}|"  # not "no one"
                      + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
+_WHICH_ONE = re.compile(r"\bwhich (?:one of|of) (?:the |its |their |these |those )?(?:[\w'’-]+ ){1,6}?"
+                        r"(?:is|was|does|has|covers|deals|focuses|talks|concerns)\b", re.I)  # one item, not several
 OWNED = re.compile(r"\b(?:its|their|his|her|our|my|your|(?!(?:what|that|it|there|here|who|where|how|when|let|"
                     r"which)[’']s)[A-Za-z]+[’']s)\s*$", re.I)  # not "what's"
 _COUNTS = frozenset("two three four five six seven eight nine ten several many the key main".split())
@@ -61,7 +63,8 @@ def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, st
 
 def nth_item(question: str, leads: Sequence[tuple[str, int]]) -> tuple[int, int] | None:
     """For a question naming one item of a list ("what is the third guiding principle?"), (which of
-    ``leads`` (lead-in line, number of items) names its noun, the item's position from 1); else None.
+    ``leads`` (lead-in line, number of items) names its noun, the item's position from 1); for one asking
+    which single item does something ("which of the areas is about cybercrime?"), position 0; else None.
 
     >>> nth_item("what is the third guiding principle?", [("Four areas of action:", 4), ("Three guiding principles:", 3)])
     (1, 3)
@@ -69,17 +72,21 @@ def nth_item(question: str, leads: Sequence[tuple[str, int]]) -> tuple[int, int]
     True
     >>> nth_item("What are the four areas of action?", [("Four areas of action:", 4)]) is None
     True
+    >>> nth_item("which one of the four areas of action is about cybercrime?", [("Four areas of action:", 4)])
+    (0, 0)
     """
     m = next((m for m in ORDINAL.finditer(question) if (m.group("noun2") or "").lower() not in STOP), None)
-    if not m or re.match(r"\s*(?:" + "|".join(_NUMBERS) + r"|\d)\b", question[m.end("o") if m.group("o") else m.end():],
+    if not m and _WHICH_ONE.search(question):
+        m = _WHICH_ONE.search(question)
+    elif not m or re.match(r"\s*(?:" + "|".join(_NUMBERS) + r"|\d)\b", question[m.end("o") if m.group("o") else m.end():],
                             re.I):
         return None  # "what are the four areas?", "the first two goals": not one item
     asked = {singular(w.lower()) for w in words(question)}
     for i, (lead, count) in enumerate(leads):
         counted = re.search(r"\b([a-z]+s)\s*:\s*$", lead, re.I)  # "The plan sets three main goals:"
         nouns = [lead_noun(lead).lower().split(), [singular(counted.group(1).lower())] if counted else []]
-        n = _position(m, count)
-        if n and n <= count and any(noun and set(noun) - {"of", "for", "to", "in"} <= asked for noun in nouns):
+        n = _position(m, count) if m.re is ORDINAL else 0
+        if n is not None and n <= count and any(noun and set(noun) - {"of", "for", "to", "in"} <= asked for noun in nouns):
             return i, n
     return None
 

@@ -177,7 +177,10 @@ def test_a_list_named_differently_comes_whole_and_a_count_word_does_not_abstain(
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("question, item", [("What is the second goal of the harbor plan?", "2. Train every dock worker"),
-                                            ("and the plan's last goal?", "3. Share threat warnings")])
+                                            ("and the plan's last goal?", "3. Share threat warnings"),
+                                            # which one does something: the closest item
+                                            ("Which of the plan's goals is about dock workers?",
+                                             "2. Train every dock worker")])
 def test_a_question_naming_one_item_of_a_list_by_position_gets_that_item(engine, question, item):
     a, said = _answer(engine, question)
     assert not a.abstained, a.message
