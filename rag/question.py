@@ -178,5 +178,6 @@ WHO_IS = re.compile(r"\W*who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:the|a|an|
                     r"his|her|in|on|at|for|responsible|leading|behind|running|now|currently)\b)(?P<name>[\w.'’-]+"
                     r"(?:\s+[\w.'’-]+){0,3}?)\s*\??\s*$", re.I)
 # "by when ...?", "when must ...?": a time limit answers it as well as a date
-DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will) [^?]{0,60}\b(have to|need to|due)\b|"
+DEADLINE = re.compile(r"\bby when\b|\bwhen (must|should|shall|do|does|did|will|are|is|was|were) [^?]{0,60}\b(have to|"
+                      r"need to|due|requires?|required|expected to)\b|"
                       r"\bwhen (must|should|shall)\b", re.I)
