@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from . import entities
 from .acronyms import SMALL_WORDS
 from .features import Unit
+from .lexicon import STOP
 from .question import DEADLINE, WHO_IS, QuestionInfo, asks_several, doer_verb
 from .rerank import acronyms
 from .types import Answer, ShortAnswer
@@ -51,6 +52,9 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                     found.sort(key=lambda m: not entities.locative(sent.text, m))
                 if event:  # "what conference?": "the RSA cybersecurity conference", not "San Francisco"
                     found = sorted((_event(sent.text, m) for m in found), key=lambda m: not _EVENT.search(m.text))
+                counted = _COUNTED.search(qlow) if kind == "count" else None
+                if counted:  # "how many initiatives?": "more than 65 high-impact Federal initiatives" first
+                    found.sort(key=lambda m: not _counts(sent.text, m, counted.group(1)))
                 if verb:  # "who launched it?": "the State Department launched ...", "... launched by X" first
                     found.sort(key=lambda m: not _does(sent.text, m, verb))
                     if kind == "place":
@@ -59,7 +63,9 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                     continue
                 # the doer of the question's verb first, then a person before an organisation, then the best unit
                 # first, then overlap
-                score = (bool(verb) and _does(sent.text, found[0], verb), -rank, -ui, entities.overlap(sent.text, info.text))
+                score = (bool(verb) and _does(sent.text, found[0], verb), -rank,
+                         bool(counted) and _counts(sent.text, found[0], counted.group(1)), -ui,
+                         entities.overlap(sent.text, info.text))
                 if best is None or score > best[0]:
                     m = entities.run_of(sent.text, found, found[0]) if asks_several(info.text) else found[0]
                     best = (score, ShortAnswer(m.text, sent.start + m.start, sent.start + m.end, c.n, kind or ""))
@@ -94,6 +100,16 @@ def _restates(m: entities.Match, sentence: str, question: str, long_forms: dict[
     if long_form and (long_form.lower() in question or not _ORG_WORD.search(long_form)):
         return True
     return bool(_EVENT.match(sentence, m.end))
+
+
+_COUNTED = re.compile(r"\bhow many ([a-z]{3,})")  # the noun a count question counts
+
+
+def _counts(sentence: str, m: entities.Match, noun: str) -> bool:
+    """Whether count ``m`` counts ``noun`` (its first five letters): "65 high-impact Federal initiatives",
+    not "Eighteen agencies are leading initiatives"."""
+    between = re.match(rf"((?:[-\s]+[\w-]+){{0,2}}?)[-\s]+{re.escape(noun[:5])}", sentence[m.end:], re.I)
+    return bool(between) and not any(w.lower() in STOP for w in re.findall(r"[\w-]+", between.group(1)))
 
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:

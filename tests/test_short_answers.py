@@ -146,6 +146,9 @@ def test_a_span_the_question_already_names_is_not_the_answer_and_none_is_given_w
      "By when must the Port Council set up the office?", "1 year"),
     ("The order of May 12, 2021 gives the Port Council 1 year to set up an office.",
      "By when must the Port Council set up the office?", "May 12, 2021"),
+    # "how many X?" takes the number that counts X, not one before a verb ("Eighteen agencies are leading X")
+    ("Eighteen agencies are leading initiatives; the plan details more than 65 high-impact Federal initiatives.",
+     "how many initiatives are in the plan?", "65"),
 ])
 def test_which_span_of_the_sentence_is_the_short_answer(sentence, question, short):
     index, answer, text = _fake([sentence], {"eo": "Executive Order", "hso": "Harbour Safety Office",
