@@ -10,6 +10,7 @@ sources answer at all; a question asking for a name, place, date, duration, coun
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from . import entities
 from .abstain import known_terms, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
-from .features import FEATURES, Table, Unit, part_matrices, question_units
+from .features import FEATURES, Table, Unit, list_rows, part_matrices, question_units
 from .lexicon import ORDINALS, VERBS
 from .ordinals import nth_item
 from .question import DEADLINE, WHO_IS, QuestionInfo
@@ -175,18 +176,24 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
                   index_id=index.index_id, short_answer=short)
 
 
+_NUMBERED = re.compile(r"\s*\d{1,2}[.)]\s")
+
+
 def _nth_item(table: Table, cands: list[Unit]) -> tuple[int, Unit] | None:
     """(the list unit, its lead-in with the one item) a question asks for by position or as the one that
     does something, when a retrieved list's lead-in names what the question names ("the third guiding
     principle", "pillar two", "which of the areas of action is about cybercrime?")."""
     lists = [i for i, u in enumerate(cands) if u.kind == "list" and not table.static[u.rows[0]].item]
-    found = nth_item(table.info.text, [(table.text[cands[i].rows[0]], len(cands[i].rows) - 1) for i in lists])
+    whole = [list_rows(table.index, cands[i].rows[0], most=60)[1:] for i in lists]  # past the unit's 12 rows
+    table.add([r for rows in whole for r in rows])
+    items = [[r for r in rows if _NUMBERED.match(table.text[r])] or rows
+             for rows in whole]  # the numbered items, past the bullets under them ("1. Defend ...", "* Expanding ...")
+    found = nth_item(table.info.text, [(table.text[cands[i].rows[0]], len(rows)) for i, rows in zip(lists, items)])
     if found is None:
         return None
-    i = lists[found[0]]
-    u = cands[i]
-    item = u.rows[found[1]] if found[1] else max(u.rows[1:], key=lambda r: table.cos[r])  # 0: the closest item
-    return i, Unit((u.rows[0], item), "list", u.passage)
+    i, rows = lists[found[0]], items[found[0]]
+    item = rows[found[1] - 1] if found[1] else max(rows, key=lambda r: table.cos[r])  # 0: the closest item
+    return i, Unit((cands[i].rows[0], item), "list", cands[i].passage)
 
 
 def _layout(index: Index, hits: list[Hit], cands: list[Unit], chosen: list[int], p: np.ndarray

@@ -160,8 +160,9 @@ def units(index: Index, table: Table, seeds: int = 16) -> list[Unit]:
     return out
 
 
-def list_rows(index: Index, row: int) -> list[int]:
-    """``row`` alone, or the whole list it opens or belongs to (lead-in first, then items)."""
+def list_rows(index: Index, row: int, most: int = MAX_LIST_ITEMS) -> list[int]:
+    """``row`` alone, or the whole list it opens or belongs to (lead-in first, then at most about ``most``
+    items)."""
     doc_row = int(index.sentence_rows[row][0])
 
     def text(r: int) -> str | None:
@@ -178,12 +179,12 @@ def list_rows(index: Index, row: int) -> list[int]:
         first = row + 1
     elif item(row):
         first = row
-        while item(first - 1) and row - first < MAX_LIST_ITEMS:
+        while item(first - 1) and row - first < most:
             first -= 1
     else:
         return [row]
     last = first
-    while item(last + 1) and last - first < MAX_LIST_ITEMS:
+    while item(last + 1) and last - first < most:
         last += 1
     lead = first - 1 if (text(first - 1) or "").rstrip().endswith(":") else first
     return list(range(lead, last + 1))

@@ -299,6 +299,19 @@ def test_an_answer_is_never_a_heading_alone(corpus_index, real_embedder):
         assert not all(static_of(s.text).heading for s in a.sentences), [s.text for s in a.sentences]
 
 
+@pytest.mark.e2e
+def test_a_numbered_item_of_a_long_list_is_found_past_its_bullets(corpus_index, real_embedder):
+    # the 2023 strategy's five pillars are numbered items with three bullets under each: twenty rows, more
+    # than a list unit holds; "the last pillar" is the fifth numbered one, not the fourth or a bullet
+    from rag.engine import Engine
+
+    engine = Engine(corpus_index, real_embedder)
+    for question, item in [("what is the second pillar of the national cybersecurity strategy", "2. Disrupt and Dismantle"),
+                           ("what is the last pillar of the cyber strategy", "5. Forge International Partnerships")]:
+        said = [s.text for s in engine.ask(question).sentences]
+        assert said[-1].startswith(item) and len(said) == 2, (question, said)
+
+
 def test_how_long_names_no_subject_word():
     # "how long is the document?" asks for a length: "in the long term" shares no word of its subject
     from rag.features import QuestionTerms
