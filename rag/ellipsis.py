@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from .antecedents import Turn
-from .lexicon import DETERMINERS, ORGANISATIONS, PREPOSITIONS, WH
-from .ordinals import list_reference, with_context
+from .antecedents import CARRIED, Turn
+from .lexicon import DETERMINERS, ORDINALS, ORGANISATIONS, PREPOSITIONS, WH
+from .ordinals import ORDINAL, list_reference, with_context
 from .phrases import Phrase, noun_phrases, people, plural, singular, words
 from .places import countries_and_states
 
@@ -28,6 +28,17 @@ def ellipsis(fragment: str, turns: list[Turn]) -> str | None:
             return f"What is the {ordinal} {noun or 'item'}: {text}?"
         return with_context(f"What is the {ordinal} {noun}?", noun, turns[0].asked)
     previous, x = turns[0].asked, fragment.strip(" ?.!")
+    carried = CARRIED.search(previous)  # "How many agencies? (who coordinates the plan)": rewrite before the topic
+    if carried:
+        return _rewrite(x, previous[:carried.start() + 1]) + previous[carried.start() + 1:]
+    return _rewrite(x, previous)
+
+
+def _rewrite(x: str, previous: str) -> str:
+    """``previous`` made to ask about fragment ``x``."""
+    nth, earlier = _ORDINAL_ALONE.fullmatch(x), ORDINAL.search(previous)
+    if nth and earlier and earlier.group("o"):  # "the fifth?" after "tell me about the third pillar of ..."
+        return previous[:earlier.start("o")] + nth.group(1) + previous[earlier.end("o"):]
     ws = [w.lower() for w in words(x)]
     if any(w in WH for w in ws):
         return f"{x[0].upper()}{x[1:]} — {previous}"
@@ -95,5 +106,6 @@ def pairs(turns: list[Turn]) -> list[tuple[str, str]]:
     return [(t.asked, t.answer) for t in turns]
 
 
+_ORDINAL_ALONE = re.compile(rf"(?:and |what about |how about )?(?:the )?({'|'.join(ORDINALS)})(?: one)?", re.I)
 _AGREEMENT = (("are", "is"), ("is", "are"), ("were", "was"), ("was", "were"), ("does", "do"), ("do", "does"),
               ("has", "have"), ("have", "has"))

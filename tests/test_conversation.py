@@ -68,6 +68,13 @@ def understood(question: str, *turns: dict) -> str | None:
      "How much money is in the State and Local Cybersecurity Grant Program for fiscal 2022 alone?"),
     ("And who calls it together?", [{"question": "What is the Cyber Safety Review Board meant to review?"}],
      "Who calls the Cyber Safety Review Board together?"),
+    # a fragment after a question asked with a topic rewrites the question, and the topic stays
+    ("and initiatives?", [{"question": "how many agencies are involved",
+                           "understood_as": "How many agencies are involved? (Who coordinates the plan)"}],
+     "How many initiatives are involved? (Who coordinates the plan)"),
+    # an ordinal alone after a question naming one by its ordinal: that question with the new ordinal
+    ("what about the fifth?", [{"question": "tell me about the third pillar of the cyber strategy"}],
+     "tell me about the fifth pillar of the cyber strategy"),
     # one word in place of the first word of the previous question's compound ("the energy sector")
     ("and water?", [{"question": "Who leads the energy sector under NSM-22?"}],
      "Who leads the water sector under NSM-22?"),
