@@ -44,6 +44,7 @@ _DEFINES = re.compile(r"\b(means|is defined as|are defined as|refers? to|stands?
                       r"known as|consists? of|which is|which are|describes?|i\.e\.|that is,)\b|\(([A-Z]{2,}s?)\)")
 _ASKS_BACK = re.compile(r"\?[\"'”’)]*$|^(Q[:.]|[A-Z][A-Z .'’-]{2,40}:)|\b(I wanted to ask|can you (talk|tell|say)|"
                         r"my question is|thanks? (you|so much))\b", re.I)
+_WORD = re.compile(r"[A-Za-z]{2}")  # a sentence without one ("14", "0") is a page number or debris
 _CONTENTS = re.compile(r"\.{5,}|…{3,}|(\. ){4,}")  # the dot leaders of a table of contents
 _CAUSAL = re.compile(r"\b(because|since|so that|in order to|for this reason|therefore|due to|to ensure|reason|"
                      r"aims? to|aimed at|goal|purpose|to (help|protect|prevent|enable|ensure|make|counter|"
@@ -141,12 +142,13 @@ def units(index: Index, table: Table, seeds: int = 16) -> list[Unit]:
             out.append(Unit(rows, kind, p))
 
     for r in table.seeds(seeds):
-        if table.is_title(r) or _CONTENTS.search(table.text[r]):
-            continue  # a title line or a table-of-contents line names a topic; it never answers
+        if table.is_title(r) or _CONTENTS.search(table.text[r]) or not _WORD.search(table.text[r]):
+            continue  # a title line or a table-of-contents line names a topic, a page number ("14") nothing
         p = table.home[r]
         add((r,), "sentence", p)
         for pair in ((r - 1, r), (r, r + 1)):
-            if all(x in table.home and not table.is_title(x) and not _CONTENTS.search(table.text[x]) for x in pair) \
+            if all(x in table.home and not table.is_title(x) and not _CONTENTS.search(table.text[x])
+                   and _WORD.search(table.text[x]) for x in pair) \
                     and not table.static[pair[0]].heading \
                     and table.home[pair[0]] <= p >= table.home[pair[1]] \
                     and index.sentence_rows[pair[0]][0] == index.sentence_rows[pair[1]][0]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .lexicon import AUX, PRONOUNS, VERBS, WH
+
 _ORG_NOUNS = (r"agenc(?:y|ies)|organi[sz]ations?|office|department|body|entity|entities|compan(?:y|ies)|"
               r"group|council|institution|bureau|team|administration|government|universit(?:y|ies)|outlets?|"
               r"newspapers?|paper|publication|regulators?|not-for-profit|non-?profit|firms?|part of|unit|"
@@ -140,8 +142,22 @@ def analyse(question: str) -> QuestionInfo:
     if len(parts) < 2:
         parts = (question.strip(),)
     asks = expected(parts[0]) if len(parts) > 1 else expected(main)
-    return QuestionInfo(question, asks, bool(_DEFINITION.search(main)) and asks is None,
+    return QuestionInfo(question, asks, (bool(_DEFINITION.search(main)) or _bare(main)) and asks is None,
                         bool(_WHY.search(main)), bool(_LIST.search(main)), parts)
+
+
+_COMMANDS = frozenset("explain summarize summarise describe define compare tell show give list name".split())
+
+
+def _bare(text: str) -> bool:
+    """A topic typed alone ("digital solidarity", "hunt forward missions?"): asked as what it is.
+
+    >>> _bare("digital solidarity"), _bare("explain zero trust"), _bare("Blinken launched it")
+    (True, False, False)
+    """
+    ws = re.findall(r"[\w'’-]+", text.lower())
+    return 0 < len(ws) <= 4 and ws[0] not in _COMMANDS and not any(w in WH or w in AUX or w in VERBS or w in PRONOUNS for w in ws) \
+        and not re.search(r"\w(?:ed|ing)\b", text.lower())
 
 
 # a question asking for several ("which countries", "who are the members"): an enumeration is one short answer

@@ -321,3 +321,21 @@ def test_how_long_names_no_subject_word():
     terms = QuestionTerms("How long is the document?", idf)
     assert terms.share(frozenset(tokenize(["build capacity in the long term"])[0])) == 0.0
     assert terms.share(frozenset(tokenize(["a 54-page document"])[0])) == 1.0
+
+
+@pytest.mark.e2e
+def test_a_page_number_is_never_quoted(corpus_index, real_embedder):
+    # the PDF's page numbers ("14") are sentences of their own beside its running headers ("PILLAR TWO |
+    # DISRUPT AND"), and were quoted
+    from rag.engine import Engine
+
+    a = Engine(corpus_index, real_embedder).ask("what's pillar two about")
+    assert a.sentences and not any(s.text.strip().isdigit() for s in a.sentences), [s.text for s in a.sentences]
+
+
+@pytest.mark.e2e
+def test_a_topic_typed_alone_is_asked_what_it_is(sources_index, real_embedder):
+    from rag.engine import Engine
+
+    a = Engine(sources_index, real_embedder).ask("digital solidarity")
+    assert "which is the willingness to work together" in a.sentences[0].text, [s.text for s in a.sentences]
