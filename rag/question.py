@@ -141,12 +141,28 @@ def analyse(question: str) -> QuestionInfo:
     parts = split_parts(main)
     if len(parts) < 2:
         parts = (question.strip(),)
+    else:
+        parts = (parts[0],) + tuple(_standalone(p, parts[0]) for p in parts[1:])
     asks = expected(parts[0]) if len(parts) > 1 else expected(main)
     return QuestionInfo(question, asks, (bool(_DEFINITION.search(main)) or _bare(main)) and asks is None,
                         bool(_WHY.search(main)), bool(_LIST.search(main)), parts)
 
 
 _COMMANDS = frozenset("explain summarize summarise describe define compare tell show give list name".split())
+
+
+def _standalone(part: str, first: str) -> str:
+    """A later part of a two-part question with its pronoun read from the first part, as a follow-up's
+    is ("what is an SBOM and who has to provide one?": "who has to provide an SBOM?")."""
+    if not _PRONOUN.search(part):
+        return part
+    from .conversation import resolve  # the conversation rules read this module's neighbours, not it
+
+    out = _CARRIED.sub("", resolve(part, [{"question": first}]).question)
+    return part if "—" in out or "(" in out else out
+
+
+_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|one)\b", re.I)
 
 
 def _bare(text: str) -> bool:

