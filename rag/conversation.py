@@ -52,6 +52,8 @@ _NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|wh
                         r"(?:\s+[a-z][\w’'-]*){0,2})[\s?.!]*$")  # lower case: no name of its own
 _PRO_VERB = re.compile(r"\b(?:do|doing|done)\s+(?:that|this|it|so)[\s?.!]*$", re.I)  # not "does it rely"
 _WHY_THAT = re.compile(r"^(?:why|how) (?:is|was) (?:this|that)[\s?.!]*$", re.I)  # about the previous answer
+_EXAMPLE = re.compile(r"^(?:(?:can|could) you )?(?:(?:give|show) (?:me |us )?(?:an |some |any )?examples?|examples?|"
+                      r"an example|for (?:example|instance)|such as|like what)(?: please)?[\s?.!]*$", re.I)
 _MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)
 
 
@@ -77,6 +79,8 @@ def resolve(question: str, history: Sequence[Any] | None) -> Resolved:
 
 
 def _rewrite(q: str, turns: list[Turn]) -> str | None:
+    if _EXAMPLE.match(q):  # "give me an example", "like what?"
+        return f"Examples? ({_topic(turns)})"
     m = _FRAGMENT.match(q)
     if m:
         rest = m.group("x")
@@ -93,7 +97,7 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
         return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "how many members?"
     b = _BARE.match(q)
     if b:
-        return f"{b.group('w').capitalize()}? ({turns[0].asked.rstrip('?')})"
+        return f"{b.group('w').capitalize()}? ({_topic(turns)})"  # "when?" after "Where? (...)": that topic
     if _MORE.match(q):
         return turns[0].asked
     with_topic = f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"

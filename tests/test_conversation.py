@@ -72,6 +72,12 @@ def understood(question: str, *turns: dict) -> str | None:
     ("and initiatives?", [{"question": "how many agencies are involved",
                            "understood_as": "How many agencies are involved? (Who coordinates the plan)"}],
      "How many initiatives are involved? (Who coordinates the plan)"),
+    # a bare question word after one asked with a topic is asked with that topic, not nested in it
+    ("when?", [{"question": "where?", "understood_as": "Where? (What did Blinken announce)"}],
+     "When? (What did Blinken announce)"),
+    # asking for an example is asking about the topic
+    ("give me an example", [{"question": "What is digital solidarity?"}], "Examples? (What is digital solidarity)"),
+    ("like what?", [{"question": "what threats are mentioned"}], "Examples? (what threats are mentioned)"),
     # an ordinal alone after a question naming one by its ordinal: that question with the new ordinal
     ("what about the fifth?", [{"question": "tell me about the third pillar of the cyber strategy"}],
      "tell me about the fifth pillar of the cyber strategy"),
