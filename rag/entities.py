@@ -104,7 +104,7 @@ def find(sentence: str, kind: str) -> list[Match]:
                               r"Before|Within|Across|Among|Via|Like|As|And|Of|Under(?! Secretary))\s+)+", "", text)
             start += len(text) - len(stripped)
             text = stripped
-            if text.lower() in _GENERIC or len(text) < 2:
+            if text.lower() in _GENERIC or len(text) < 2 or _not_an_org(sentence, text, start):
                 continue
             short = _SHORT_FORM.match(sentence, start + len(text))  # "Agency (CISA)": the name with its acronym
             if short and " " in text:
@@ -215,6 +215,16 @@ def has(sentence: str, kind: str, question: str = "") -> bool:
     if kind == "organisation":
         return any(w.lower() not in q and w.lower() not in _GENERIC for w in _NAME.findall(sentence))
     return False
+
+
+def _not_an_org(sentence: str, text: str, start: int) -> bool:
+    """An acronym that abbreviates words in lower case ("accessibility (DEIA)", "controls (AML/CFT)") or
+    numbers a document ("PPD 41", "NSD-42") names no organisation."""
+    if not re.fullmatch(r"[A-Z]{2,6}", text):
+        return False
+    return bool(re.search(r"\b[a-z][a-z-]+\s*\($", sentence[max(0, start - 40):start])
+                or re.match(r"(?:[-\s]|/[A-Z]+\W)?\d", sentence[start + len(text):])
+                or re.match(r"/[A-Z]", sentence[start + len(text):]) or sentence[start - 1:start] == "/")
 
 
 def kinds_in(sentence: str) -> frozenset[str]:

@@ -76,6 +76,11 @@ def test_definitions_reasons_lists_and_two_parts_are_recognised():
     ("The State Department launched a Secure and Rights Respecting Digital Future strategy.", "person", []),
     ("Last March, Belarus voted with Russia.", "person", []),
     ("The talk was given by June Smith.", "person", ["June Smith"]),
+    # an acronym of words in lower case, or one numbering a document, is no organisation
+    ("It improves diversity, equity, inclusion, and accessibility (DEIA) at the FBI.", "organisation", ["FBI"]),
+    ("Banks run anti-money laundering (AML/CFT) controls under PPD 41 and NSD-42.", "organisation", []),
+    ("The Cybersecurity and Infrastructure Security Agency (CISA) leads.", "organisation",
+     ["Cybersecurity and Infrastructure Security Agency (CISA)"]),
 ])
 def test_entity_spans(sentence, kind, found):
     assert [m.text for m in entities.find(sentence, kind)] == found
