@@ -214,3 +214,12 @@ def test_countries_given_as_examples_answer_which_countries(sources_index, real_
     # the best unit's places, though a second quoted unit names Russia and China first in reading order
     a = engine.ask("which countries has the US helped after attacks")
     assert a.short_answer is not None and a.short_answer.text == "Ukraine, Costa Rica, and Albania", a.short_answer
+
+
+def test_a_class_of_actors_answers_who_will_but_not_who_is():
+    # "who will the port work with?": "allies, partners and shipping firms" answers it without a name; "who
+    # is the harbour master?" asks for one; and the question's own class restates it
+    sentence = "The port will work with allies, partners and shipping companies."
+    assert entities.has(sentence, "person", "who will the port work with")
+    assert not entities.has(sentence, "person", "who is the harbour master")
+    assert not entities.has("The port will work with partners.", "person", "who are the partners")
