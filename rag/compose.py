@@ -177,6 +177,7 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
 
 
 _NUMBERED = re.compile(r"\s*\d{1,2}[.)]\s")
+_WHOLE_LIST = 60  # rows of a list read for its items by position (five pillars with bullets under each: 20)
 
 
 def _nth_item(table: Table, cands: list[Unit]) -> tuple[int, Unit] | None:
@@ -184,7 +185,7 @@ def _nth_item(table: Table, cands: list[Unit]) -> tuple[int, Unit] | None:
     does something, when a retrieved list's lead-in names what the question names ("the third guiding
     principle", "pillar two", "which of the areas of action is about cybercrime?")."""
     lists = [i for i, u in enumerate(cands) if u.kind == "list" and not table.static[u.rows[0]].item]
-    whole = [list_rows(table.index, cands[i].rows[0], most=60)[1:] for i in lists]  # past the unit's 12 rows
+    whole = [list_rows(table.index, cands[i].rows[0], most=_WHOLE_LIST)[1:] for i in lists]  # past a unit's 12 rows
     table.add([r for rows in whole for r in rows])
     items = [[r for r in rows if _NUMBERED.match(table.text[r])] or rows
              for rows in whole]  # the numbered items, past the bullets under them ("1. Defend ...", "* Expanding ...")

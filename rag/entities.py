@@ -230,9 +230,8 @@ def _not_an_org(sentence: str, text: str, start: int) -> bool:
     numbers a document ("PPD 41", "NSD-42") names no organisation."""
     if not re.fullmatch(r"[A-Z]{2,6}", text):
         return False
-    return bool(re.search(r"\b[a-z][a-z-]+\s*\($", sentence[max(0, start - 40):start])
-                or re.match(r"(?:[-\s]|/[A-Z]+\W)?\d", sentence[start + len(text):])
-                or re.match(r"/[A-Z]", sentence[start + len(text):]) or sentence[start - 1:start] == "/")
+    before, after = sentence[max(0, start - 40):start], sentence[start + len(text):]
+    return bool(re.search(r"\b[a-z][a-z-]+\s*\($", before) or re.match(r"[-\s]?\d|/", after) or before.endswith("/"))
 
 
 def kinds_in(sentence: str) -> frozenset[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .conversation import resolve
 from .lexicon import AUX, PRONOUNS, VERBS, WH
 
 _ORG_NOUNS = (r"agenc(?:y|ies)|organi[sz]ations?|office|department|body|entity|entities|compan(?:y|ies)|"
@@ -156,8 +157,6 @@ def _standalone(part: str, first: str) -> str:
     is ("what is an SBOM and who has to provide one?": "who has to provide an SBOM?")."""
     if not _PRONOUN.search(part):
         return part
-    from .conversation import resolve  # the conversation rules read this module's neighbours, not it
-
     out = _CARRIED.sub("", resolve(part, [{"question": first}]).question)
     return part if "—" in out or "(" in out else out
 
