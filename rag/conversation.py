@@ -52,6 +52,8 @@ _NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|wh
                         r"(?:\s+[a-z][\w’'-]*){0,2})[\s?.!]*$")  # lower case: no name of its own
 _PRO_VERB = re.compile(r"\b(?:do|doing|done)\s+(?:that|this|it|so)[\s?.!]*$", re.I)  # not "does it rely"
 _WHY_THAT = re.compile(r"^(?:why|how) (?:is|was) (?:this|that)[\s?.!]*$", re.I)  # about the previous answer
+_ELSE = re.compile(r"^(?:is that (?:all|it|everything)|anything else|is there (?:anything )?more|anything more|"
+                   r"what more)[\s?.!]*$", re.I)
 _EXAMPLE = re.compile(r"^(?:(?:can|could) you )?(?:(?:give|show) (?:me |us )?(?:an |some |any )?examples?|examples?|"
                       r"an example|for (?:example|instance)|such as|like what)(?: please)?[\s?.!]*$", re.I)
 _MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)
@@ -95,6 +97,8 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
     n = _NOUN_ONLY.match(q[:1].lower() + q[1:])
     if n and not set(w.lower() for w in words(n.group("rest"))) & (AUX | PRONOUNS | WH | _QUESTION_START):
         return f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"  # "how many members?"
+    if _ELSE.match(q):  # "is that all?": what else the sources say about the topic
+        return f"What else? ({_topic(turns)})"
     b = _BARE.match(q)
     if b:
         return f"{b.group('w').capitalize()}? ({_topic(turns)})"  # "when?" after "Where? (...)": that topic

@@ -75,6 +75,9 @@ def understood(question: str, *turns: dict) -> str | None:
     # a bare question word after one asked with a topic is asked with that topic, not nested in it
     ("when?", [{"question": "where?", "understood_as": "Where? (What did Blinken announce)"}],
      "When? (What did Blinken announce)"),
+    # "is that all?" asks what else the sources say about the topic
+    ("is that all?", [{"question": "what does the strategy say about human rights"}],
+     "What else? (what does the strategy say about human rights)"),
     # asking for an example is asking about the topic
     ("give me an example", [{"question": "What is digital solidarity?"}], "Examples? (What is digital solidarity)"),
     ("like what?", [{"question": "what threats are mentioned"}], "Examples? (what threats are mentioned)"),
