@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .lexicon import COUNT_WORDS, PREPOSITIONS, STOP
-from .ordinals import ORDINAL
+from .ordinals import CARRIED, ORDINAL
 from .phrases import Phrase, document_name, noun_phrases, people, singular, words
 
 MAX_TURNS = 4  # how far back a reference may point
-CARRIED = re.compile(r"\?\s*\((.+)\)$")  # "How many goals? (how many pages is the strategy)": the topic asked with
 
 
 @dataclass(frozen=True)

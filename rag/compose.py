@@ -20,7 +20,7 @@ from .abstain import known_terms, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, list_rows, part_matrices, question_units
 from .lexicon import ORDINALS, VERBS
-from .ordinals import nth_item
+from .ordinals import nth_item, one_item_asked
 from .question import DEADLINE, WHO_IS, QuestionInfo
 from .search import index_idf, tokenize
 from .selector import ABSTAIN_FEATURES, Model
@@ -185,6 +185,8 @@ def _nth_item(table: Table, cands: list[Unit]) -> tuple[int, Unit] | None:
     does something, when a retrieved list's lead-in names what the question names ("the third guiding
     principle", "pillar two", "which of the areas of action is about cybercrime?")."""
     lists = [i for i, u in enumerate(cands) if u.kind == "list" and not table.static[u.rows[0]].item]
+    if not lists or one_item_asked(table.info.text) is None:  # most questions: no list read further
+        return None
     whole = [list_rows(table.index, cands[i].rows[0], most=_WHOLE_LIST)[1:] for i in lists]  # past a unit's 12 rows
     table.add([r for rows in whole for r in rows])
     items = [[r for r in rows if _NUMBERED.match(table.text[r])] or rows

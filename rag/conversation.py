@@ -34,10 +34,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .antecedents import CARRIED, Turn, antecedent, earlier_turns, named_person
+from .antecedents import Turn, antecedent, earlier_turns, named_person
 from .ellipsis import ellipsis, pairs
 from .lexicon import AUX, DETERMINERS, PRONOUNS, STOP, WH
-from .ordinals import ORDINAL, OWNED, list_reference, with_context
+from .ordinals import CARRIED, ORDINAL, OWNED, list_reference, with_context
 from .phrases import Phrase, is_content, list_items, noun_phrases, words
 
 _FRAGMENT = re.compile(r"^(?:(?:and|but|also|so|ok|okay|then)[,\s]+)?(?:(?:what|how)\s+about\s+|and\s+)(?P<x>.+?)"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from .antecedents import CARRIED, Turn
+from .antecedents import Turn
 from .lexicon import DETERMINERS, ORDINALS, ORGANISATIONS, PREPOSITIONS, WH
-from .ordinals import ORDINAL, list_reference, with_context
+from .ordinals import CARRIED, ORDINAL, list_reference, with_context
 from .phrases import Phrase, noun_phrases, people, plural, singular, words
 from .places import countries_and_states
 

@@ -211,15 +211,19 @@ def has(sentence: str, kind: str, question: str = "") -> bool:
         return True
     if kind == "person":
         return has(sentence, "organisation", question) or any(
-            w.lower() not in q and w.lower() not in _GENERIC for w in _NAME.findall(sentence)) or (
-            not re.match(r"\W*who(?:'s|’s| is| was)\b", q)
-            and any(m.group().lower() not in q for m in _ACTORS.finditer(sentence)))
+            w.lower() not in q and w.lower() not in _GENERIC for w in _NAME.findall(sentence)) or _actors(sentence, q)
     if kind == "organisation":
         return any(w.lower() not in q and w.lower() not in _GENERIC for w in _NAME.findall(sentence))
     return False
 
 
-# a class of actors answers "who?" as a name does ("who will the US work with?": "allies, partners and stakeholders")
+def _actors(sentence: str, q: str) -> bool:
+    """Whether a class of actors the question does not name answers "who will/should/are ...?" as a name does
+    ("who will the US work with?": "allies, partners and stakeholders"); "who is ...?" asks for a name."""
+    return not re.match(r"\W*who(?:'s|’s| is| was)\b", q) and any(m.group().lower() not in q
+                                                                for m in _ACTORS.finditer(sentence))
+
+
 _ACTORS = re.compile(r"\b(?:allies|partners|stakeholders|governments|businesses|companies|civil society|private sector|"
                      r"industry|operators|owners|vendors|manufacturers|providers|agencies|countries|nations|"
                      r"regulators|developers|consumers)\b", re.I)

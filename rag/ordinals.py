@@ -24,6 +24,7 @@ ORDINAL = re.compile(r"\b(?:the\s+)?(?P<o>" + "|".join(ORDINALS) + r"|\d{1,2}(?:
                      + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
 _WHICH_ONE = re.compile(r"\bwhich (?:one of|of) (?:the |its |their |these |those )?(?:[\w'’-]+ ){1,6}?"
                         r"(?:is|was|does|has|covers|deals|focuses|talks|concerns)\b", re.I)  # one item, not several
+CARRIED = re.compile(r"\?\s*\((.+)\)$")  # "How many goals? (how many pages is the strategy)": the topic asked with
 OWNED = re.compile(r"\b(?:its|their|his|her|our|my|your|(?!(?:what|that|it|there|here|who|where|how|when|let|"
                     r"which)[’']s)[A-Za-z]+[’']s)\s*$", re.I)  # not "what's"
 _COUNTS = frozenset("two three four five six seven eight nine ten several many the key main".split())
@@ -66,29 +67,38 @@ def nth_item(question: str, leads: Sequence[tuple[str, int]]) -> tuple[int, int]
     ``leads`` (lead-in line, number of items) names its noun, the item's position from 1); for one asking
     which single item does something ("which of the areas is about cybercrime?"), position 0; else None.
 
-    >>> nth_item("what is the third guiding principle?", [("Four areas of action:", 4), ("Three guiding principles:", 3)])
+    >>> nth_item("what is the third guiding principle?", [("Four areas of action:", 4),
+    ...                                                   ("Three guiding principles:", 3)])
     (1, 3)
     >>> nth_item("what were the first two goals?", [("Four goals:", 4)]) is None  # two items, not the first
     True
     >>> nth_item("What are the four areas of action?", [("Four areas of action:", 4)]) is None
     True
-    >>> nth_item("which one of the four areas of action is about cybercrime?", [("Four areas of action:", 4)])
+    >>> nth_item("which one of the areas of action is about cybercrime?", [("Four areas of action:", 4)])
     (0, 0)
     """
-    m = next((m for m in ORDINAL.finditer(question) if (m.group("noun2") or "").lower() not in STOP), None)
-    if not m and _WHICH_ONE.search(question):
-        m = _WHICH_ONE.search(question)
-    elif not m or re.match(r"\s*(?:" + "|".join(_NUMBERS) + r"|\d)\b", question[m.end("o") if m.group("o") else m.end():],
-                            re.I):
-        return None  # "what are the four areas?", "the first two goals": not one item
+    m = one_item_asked(question)
+    if m is None:
+        return None
     asked = {singular(w.lower()) for w in words(question)}
     for i, (lead, count) in enumerate(leads):
         counted = re.search(r"\b([a-z]+s)\s*:\s*$", lead, re.I)  # "The plan sets three main goals:"
         nouns = [lead_noun(lead).lower().split(), [singular(counted.group(1).lower())] if counted else []]
         n = _position(m, count) if m.re is ORDINAL else 0
-        if n is not None and n <= count and any(noun and set(noun) - {"of", "for", "to", "in"} <= asked for noun in nouns):
+        if n is not None and n <= count and any(noun and set(noun) - {"of", "for", "to", "in"} <= asked
+                                                for noun in nouns):
             return i, n
     return None
+
+
+def one_item_asked(question: str) -> re.Match[str] | None:
+    """Where ``question`` names one item of a list, by position ("the third", "pillar two") or as the one
+    that does something ("which of the areas ... is ..."); None for "the four areas", "the first two"."""
+    m = next((m for m in ORDINAL.finditer(question) if (m.group("noun2") or "").lower() not in STOP), None)
+    if m is None:
+        return _WHICH_ONE.search(question)
+    after = question[m.end("o") if m.group("o") else m.end():]
+    return None if re.match(rf"\s*(?:{'|'.join(_NUMBERS)}|\d)\b", after, re.I) else m
 
 
 def _ordinal(n: int) -> str:
@@ -150,6 +160,6 @@ def with_context(question: str, noun: str, previous: str) -> str:
     """
     if re.search(r"\b(?:of|in|for|on)\b", noun):
         return question
-    carried = re.search(r"\?\s*\((.+)\)\s*$", previous)
+    carried = CARRIED.search(previous)
     topic = carried.group(1) if carried else previous.rstrip(" ?")
     return f"{question.rstrip(' ?.!')}? ({topic})"

@@ -171,8 +171,11 @@ def _bare(text: str) -> bool:
     (True, False, False)
     """
     ws = re.findall(r"[\w'’-]+", text.lower())
-    return 0 < len(ws) <= 4 and ws[0] not in _COMMANDS and not any(w in WH or w in AUX or w in VERBS or w in PRONOUNS for w in ws) \
+    return 0 < len(ws) <= 4 and ws[0] not in _COMMANDS and not any(w in _NO_TOPIC for w in ws) \
         and not re.search(r"\w(?:ed|ing)\b", text.lower())
+
+
+_NO_TOPIC = WH | AUX | VERBS | PRONOUNS  # a question word, a verb or a pronoun: a question, not a topic alone
 
 
 # a question asking for several ("which countries", "who are the members"): an enumeration is one short answer

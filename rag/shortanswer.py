@@ -34,8 +34,10 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
     event = info.asks == "place" and bool(_ASKS_EVENT.search(qlow))
     by_start = {c.start: c for c in answer.citations}
     long_forms = acronyms(index)
-    best: tuple[tuple[bool, int, int], ShortAnswer] | None = None
+    best: tuple[tuple[bool, int, bool, int, int], ShortAnswer] | None = None
     for rank, kind in enumerate(kinds):
+        counted = _COUNTED.search(qlow) if kind == "count" else None
+        noun = counted.group(1) if counted else ""  # the noun a count question counts
         for ui, u in enumerate(chosen):
             for r in u.rows:
                 doc, sent = index.sentence(r)
@@ -52,9 +54,8 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                     found.sort(key=lambda m: not entities.locative(sent.text, m))
                 if event:  # "what conference?": "the RSA cybersecurity conference", not "San Francisco"
                     found = sorted((_event(sent.text, m) for m in found), key=lambda m: not _EVENT.search(m.text))
-                counted = _COUNTED.search(qlow) if kind == "count" else None
-                if counted:  # "how many initiatives?": "more than 65 high-impact Federal initiatives" first
-                    found.sort(key=lambda m: not _counts(sent.text, m, counted.group(1)))
+                if noun:  # "how many initiatives?": "more than 65 high-impact Federal initiatives" first
+                    found.sort(key=lambda m: not _counts(sent.text, m, noun))
                 if verb:  # "who launched it?": "the State Department launched ...", "... launched by X" first
                     found.sort(key=lambda m: not _does(sent.text, m, verb))
                     if kind == "place":
@@ -64,7 +65,7 @@ def short_answer(index: Index, info: QuestionInfo, chosen: list[Unit], answer: A
                 # the doer of the question's verb first, then a person before an organisation, then the best unit
                 # first, then overlap
                 score = (bool(verb) and _does(sent.text, found[0], verb), -rank,
-                         bool(counted) and _counts(sent.text, found[0], counted.group(1)), -ui,
+                         bool(noun) and _counts(sent.text, found[0], noun), -ui,
                          entities.overlap(sent.text, info.text))
                 if best is None or score > best[0]:
                     m = entities.run_of(sent.text, found, found[0]) if asks_several(info.text) else found[0]
@@ -109,7 +110,7 @@ def _counts(sentence: str, m: entities.Match, noun: str) -> bool:
     """Whether count ``m`` counts ``noun`` (its first five letters): "65 high-impact Federal initiatives",
     not "Eighteen agencies are leading initiatives"."""
     between = re.match(rf"((?:[-\s]+[\w-]+){{0,2}}?)[-\s]+{re.escape(noun[:5])}", sentence[m.end:], re.I)
-    return bool(between) and not any(w.lower() in STOP for w in re.findall(r"[\w-]+", between.group(1)))
+    return between is not None and not any(w.lower() in STOP for w in re.findall(r"[\w-]+", between.group(1)))
 
 
 def _does(sentence: str, m: entities.Match, verb: str) -> bool:

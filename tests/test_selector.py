@@ -187,11 +187,11 @@ def test_a_list_named_differently_comes_whole_and_a_count_word_does_not_abstain(
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("question, item", [("What is the second goal of the harbor plan?", "2. Train every dock worker"),
-                                            ("and the plan's last goal?", "3. Share threat warnings"),
-                                            # which one does something: the closest item
-                                            ("Which of the plan's goals is about dock workers?",
-                                             "2. Train every dock worker")])
+@pytest.mark.parametrize("question, item", [
+    ("What is the second goal of the harbor plan?", "2. Train every dock worker"),
+    ("and the plan's last goal?", "3. Share threat warnings"),
+    ("Which of the plan's goals is about dock workers?", "2. Train every dock worker"),  # the closest item
+])
 def test_a_question_naming_one_item_of_a_list_by_position_gets_that_item(engine, question, item):
     a, said = _answer(engine, question)
     assert not a.abstained, a.message
@@ -317,8 +317,10 @@ def test_a_numbered_item_of_a_long_list_is_found_past_its_bullets(corpus_index, 
     from rag.engine import Engine
 
     engine = Engine(corpus_index, real_embedder)
-    for question, item in [("what is the second pillar of the national cybersecurity strategy", "2. Disrupt and Dismantle"),
-                           ("what is the last pillar of the cyber strategy", "5. Forge International Partnerships")]:
+    for question, item in [
+        ("what is the second pillar of the national cybersecurity strategy", "2. Disrupt and Dismantle"),
+        ("what is the last pillar of the cyber strategy", "5. Forge International Partnerships"),
+    ]:
         said = [s.text for s in engine.ask(question).sentences]
         assert said[-1].startswith(item) and len(said) == 2, (question, said)
 
