@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import entities
-from .abstain import known_terms, unknown_names
+from .abstain import known_terms, off_topic_floor, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, list_rows, part_matrices, question_units
 from .lexicon import ORDINALS, VERBS
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from .store import Index
 
 _F = {n: i for i, n in enumerate(FEATURES)}
-# a best sentence cosine below this is off topic ("a recipe for banana bread?"): the abstention model's
-# off_topic is how far below; chosen on train document-held-out CV among 0.30-0.45, with all-MiniLM-L6-v2
-OFF_TOPIC = 0.35
 _WHAT = {"money": "an amount of money", "amount": "an amount of money", "date": "a date", "count": "a number",
          "duration": "a duration", "person": "a name", "organisation": "an organisation", "place": "a place",
          "title": "a name"}
@@ -71,7 +68,8 @@ def abstain_row(index: Index, info: QuestionInfo, x: np.ndarray, p: np.ndarray, 
         best[_F["cos_max"]], best[_F["overlap"]], missing,
         float(bool(unknown_names(info.text, vocab))), top,
         float(any(h.bm25 for h in hits)),
-        max(0.0, OFF_TOPIC - top) * (1.0 - _covered(index, info, cands, order)),  # far, unless it holds the words
+        # far from every passage, unless the best unit holds the question's words
+        max(0.0, off_topic_floor(index) - top) * (1.0 - _covered(index, info, cands, order)),
     ], dtype=np.float64)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import selector, store
-from .abstain import known_terms
+from .abstain import known_terms, off_topic_floor
 from .acronyms import spell_out, spelled, written_out
 from .answer import compose
 from .compose import compose as compose_learned
@@ -121,6 +121,7 @@ class Engine:
         """The text a question's vector is embedded from: the long form of an acronym the index only writes
         out appended ("MFA": "multi-factor authentication"; ``acronyms.spell_out``)."""
         spell_out(index, question, self.embedder.encode, known_terms(index))
+        off_topic_floor(index, self.embedder.encode)  # once per index: what "far from every passage" is here
         return written_out(question, spelled(index))
 
     def question_vector(self, index: store.Index, question: str) -> np.ndarray:
