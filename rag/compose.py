@@ -144,12 +144,17 @@ def pick(info: QuestionInfo, cands: list[Unit], x: np.ndarray, p: np.ndarray, wo
     return chosen
 
 
-def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model, shown: int) -> Answer:
-    """The answer to ``question`` from the ranked ``hits`` (``shown`` of them listed as retrieved)."""
+def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: Model, shown: int,
+            past: frozenset[str] = frozenset()) -> Answer:
+    """The answer to ``question`` from the ranked ``hits`` (``shown`` of them listed as retrieved), quoting
+    no sentence of ``past`` (the sentences a "tell me more" has already been shown, whitespace collapsed)."""
     listed = tuple(hits[:shown])
     if not hits:
         return Answer(question, "", True, (), (), listed, 0.0, ABSTAIN_MESSAGE, index_id=index.index_id)
     table, cands, x, p = candidates(index, question, q, hits, model)
+    if past:
+        keep = [i for i, u in enumerate(cands) if not any(" ".join(table.text[r].split()) in past for r in u.rows)]
+        cands, x, p = [cands[i] for i in keep], x[keep], p[keep]
     info = table.info
     if not cands:
         return Answer(question, "", True, (), (), listed, 0.0, ABSTAIN_MESSAGE, index_id=index.index_id)

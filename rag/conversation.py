@@ -10,6 +10,8 @@ the follow-up's own words (so its type, who/where/how many, stays):
 - pronouns: "it"/"that strategy" → the previous question's topic if singular, else the name of the
   document the previous answer cites; "they" → a plural topic; "he"/"she" → a person in the answer; a
   last "one" standing for a noun ("who has to provide one?") → a singular topic;
+- "tell me more", "say more about that", "elaborate" → the previous question, answered past the sentences its
+  answer quoted (``Resolved.more``; the engine leaves those out);
 - a bare "why?" / "when?" → that word with the previous question; so is a question word with a noun and
   no verb of its own ("how many members?", "which agency?"), and a short who/when/how question that names
   nothing of its own ("how long do agencies have?", "who checks?").
@@ -24,7 +26,7 @@ A question that names its own topic ("What is an SBOM?") is left alone: ``unders
 >>> resolve("and the second area?", [turn]).understood_as
 'What is the second area of action: Align rights?'
 >>> resolve("What is an SBOM?", [turn])
-Resolved(question='What is an SBOM?', understood_as=None)
+Resolved(question='What is an SBOM?', understood_as=None, more=False)
 """
 
 from __future__ import annotations
@@ -56,7 +58,10 @@ _ELSE = re.compile(r"^(?:is that (?:all|it|everything)|anything else|is there (?
                    r"what more)[\s?.!]*$", re.I)
 _EXAMPLE = re.compile(r"^(?:(?:can|could) you )?(?:(?:give|show) (?:me |us )?(?:an |some |any )?examples?|examples?|"
                       r"an example|for (?:example|instance)|such as|like what)(?: please)?[\s?.!]*$", re.I)
-_MORE = re.compile(r"^(?:tell me more|more|go on|explain|explain more|details|more details)[\s?.!]*$", re.I)
+_MORE = re.compile(r"^(?:(?:(?:can|could) you |please )?(?:tell (?:me|us) (?:some )?more|say (?:some )?more|"
+                   r"explain more|elaborate|expand|go deeper|keep going|go on|continue)"
+                   r"(?: (?:about|on) (?:that|this|it|them))?(?: please)?|more(?: (?:on|about) (?:that|this|it))?"
+                   r"(?: please)?|explain|(?:more )?details|anything more on (?:that|this|it))[\s?.!]*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class Resolved:
 
     question: str
     understood_as: str | None
+    more: bool = False  # "tell me more": the previous question again, past what its answer already quoted
 
 
 def resolve(question: str, history: Sequence[Any] | None) -> Resolved:
@@ -74,6 +80,8 @@ def resolve(question: str, history: Sequence[Any] | None) -> Resolved:
     q = " ".join(str(question).split()) if isinstance(question, str) else ""
     if not turns or not q:
         return Resolved(q, None)
+    if _MORE.match(q):
+        return Resolved(turns[0].asked, turns[0].asked, more=True)
     standalone = _rewrite(q, turns)
     if standalone is None or standalone.rstrip("?. ").lower() == q.rstrip("?. ").lower():
         return Resolved(q, None)
@@ -102,8 +110,6 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
     b = _BARE.match(q)
     if b:
         return f"{b.group('w').capitalize()}? ({_topic(turns)})"  # "when?" after "Where? (...)": that topic
-    if _MORE.match(q):
-        return turns[0].asked
     with_topic = f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"
     if _PRO_VERB.search(q) and not noun_phrases(q):  # "how will they do that?": the previous question's action
         return with_topic

@@ -8,6 +8,7 @@ engine keeps serving the index it has.
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 import unicodedata
@@ -141,13 +142,15 @@ class Engine:
             echo = question[:self.settings.max_question_chars] if isinstance(question, str) else ""
             echo = echo.encode("utf-8", "replace").decode("utf-8")
             return Answer(echo, "", True, (), (), (), 0.0, problem, index_id=index.index_id, scope=scope)
-        understood_as = None
+        understood_as, past = None, frozenset[str]()
         if history:
             from .conversation import resolve
 
             resolved = resolve(cleaned, list(history))
             if resolved.understood_as:
                 understood_as = cleaned = resolved.understood_as
+            if resolved.more:  # "tell me more": not what the previous answer quoted
+                past = shown_sentences(list(history)[-1])
         shown, cleaned = cleaned, self.searched(index, cleaned)
         q = self.question_vector(index, cleaned)
         t1 = time.perf_counter()
@@ -162,7 +165,7 @@ class Engine:
         if is_overview(cleaned) and hits:  # "what is this about?": how the documents begin
             answer = overview(index, cleaned, hits, k, allowed)
         elif self.settings.composer == "learned" and model is not None:
-            answer = compose_learned(index, cleaned, q, hits, model, k)
+            answer = compose_learned(index, cleaned, q, hits, model, k, past)
         else:
             answer = compose(index, cleaned, q, hits[:k], self.settings)
         t3 = time.perf_counter()
@@ -170,6 +173,24 @@ class Engine:
                    "total": (t3 - t0) * 1e3}
         return dataclasses.replace(answer, question=question if understood_as else shown,
                                    timings_ms=timings, understood_as=understood_as, scope=scope)
+
+
+def shown_sentences(turn: object) -> frozenset[str]:
+    """The sentences an earlier turn's answer quoted (its "sentences", else its answer's lines without the
+    citation marks), whitespace collapsed.
+
+    >>> sorted(shown_sentences({"question": "q", "answer": "Digital solidarity is X. [1]\\nIt helps. [2]"}))
+    ['Digital solidarity is X.', 'It helps.']
+    """
+    if not isinstance(turn, dict):
+        return frozenset()
+    sentences = turn.get("sentences")
+    if isinstance(sentences, list) and sentences:
+        texts = [str(s.get("text", "")) for s in sentences if isinstance(s, dict)]
+    else:
+        answer = turn.get("answer")
+        texts = re.split(r"\s*\[\d+\]\s*", answer) if isinstance(answer, str) else []
+    return frozenset(t for t in (" ".join(x.split()) for x in texts) if t)
 
 
 def resolve_scope(index: store.Index, names: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray | None]:

@@ -251,6 +251,18 @@ def test_answer_sentences_stand_in_for_the_answer_text():
     assert understood("and the second?", turn).startswith("What is the second area of action: Align")
 
 
+@pytest.mark.parametrize("question", ["tell me more", "Tell me more about that.", "say more", "can you elaborate?",
+                                      "go on", "more on that please", "Could you say some more about it?"])
+def test_tell_me_more_asks_the_previous_question_past_its_answer(question):
+    r = resolve(question, [AREAS])
+    assert r.more and r.question == r.understood_as == "What are the four areas of action?"
+
+
+def test_tell_me_more_about_something_named_is_a_question_of_its_own():
+    assert not resolve("tell me more about ransomware", [AREAS]).more
+    assert not resolve("tell me more about the second one", [AREAS]).more
+
+
 @pytest.fixture(scope="module")
 def engine(sources_index, real_embedder):
     return Engine(sources_index, real_embedder)
@@ -290,3 +302,14 @@ def test_verbs_the_lexicon_knows_end_a_noun_phrase():
 
     assert [p.text for p in noun_phrases("which agencies must adopt zero trust")] == ["agencies", "zero trust"]
     assert [p.text for p in noun_phrases("how does the strategy blame china")] == ["the strategy", "china"]
+
+
+@pytest.mark.e2e
+def test_tell_me_more_quotes_what_the_previous_answer_did_not(engine):
+    """"tell me more" re-asked the previous question and repeated its answer word for word."""
+    first = engine.ask("what is digital solidarity?")
+    more = engine.ask("tell me more", history=[first.to_dict()])
+    assert not more.abstained and more.sentences, more.message
+    assert more.understood_as == "what is digital solidarity?"
+    assert not {s.text for s in first.sentences} & {s.text for s in more.sentences}
+    assert "solidarity" in more.answer.lower()
