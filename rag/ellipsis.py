@@ -47,6 +47,8 @@ def _rewrite(x: str, previous: str) -> str:
         phrase = next((p for p in noun_phrases(previous) if same and p.start > same.end()), None)
         if same and phrase:
             return previous[:same.start()] + x + previous[phrase.end:]
+        if same and len(words(previous[same.end():])) <= 3:  # "do about ransomware?": "and about IoT?"
+            return previous[:same.start()] + x + "?"
         return f"{previous.rstrip(' ?.!')} {x}?"
     phrases = noun_phrases(previous)
     if not phrases:
@@ -57,13 +59,19 @@ def _rewrite(x: str, previous: str) -> str:
     compound = _modifier(x, phrases, head)
     if compound is not None:  # "and water?" after "Who leads the energy sector ...?": the water sector
         return previous[:compound[0]] + x + previous[compound[1]:]
-    target = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]),
-                  None) or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
+    named = next((p for p in reversed(phrases) if head and head in [singular(w.lower()) for w in words(p.text)]), None)
+    target = named or (next((p for p in reversed(phrases) if p.proper), whole[-1]) if proper else whole[-1])
+    if not named and not proper:  # a thing for a thing of the same number: "and initiatives?" after "How many
+        agree = [p for p in whole if p.plural == plural(x)]  # agencies are involved in the plan?"
+        target = next((p for p in reversed(agree) if not p.proper), agree[-1] if agree else target)
     asks = re.search(r"\b(?:which|what)\s+([a-z]+)\b", previous, re.I)  # "which agencies ...", "By when — Which ..."
     if _names_one(x, head) and asks and _organisation(asks.group(1)) \
             and not (target.proper or _organisation(target.text)):
         return f"{previous.rstrip(' ?.!')}: {x}?"  # "which agencies ...?": the defense department, not "zero trust"
     start, end = target.start, target.end
+    of = re.search(r"\s+of\s", target.text)
+    if not named and not proper and of and any(p.part and target.start < p.start < target.end for p in phrases):
+        end = start + of.start()  # "and the goals?" after "what are the principles of the strategy?": of it still
     owner = re.search(r"[’']s\b", target.text)
     if proper and owner:  # "the State Department's job" → "the NRC's job"
         end = start + owner.start()

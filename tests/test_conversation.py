@@ -190,6 +190,19 @@ def understood(question: str, *turns: dict) -> str | None:
                                          "with international partners; [1]"}],
      "What is the fourth area of action: Strengthen and build international partner digital and cyber capacity, "
      "including the ability to combat cybercrime?"),
+    # a thing replaces a thing of the same number, not a name, and keeps what it was "of"
+    ("how about the pillars?", [{"question": "What are the two fundamental shifts in the 2023 National "
+                                             "Cybersecurity Strategy?"}],
+     "What are the pillars in the 2023 National Cybersecurity Strategy?"),
+    ("and the goals?", [{"question": "what are the principles of the strategy?"}],
+     "what are the goals of the strategy?"),
+    ("and initiatives?", [{"question": "How many agencies are involved in the plan?"}],
+     "How many initiatives are involved in the plan?"),
+    ("and phishing?", [{"question": "What does the strategy say about ransomware?"}],
+     "What does the strategy say about phishing?"),
+    # a fragment with a preposition replaces what followed it
+    ("and about IoT?", [{"question": "What did the Biden administration do about ransomware?"}],
+     "What did the Biden administration do about IoT?"),
     # a short who/when/how question naming nothing of its own, asked with the conversation's topic
     ("how long do agencies have?", [{"question": "What does the executive order say about logging?"}],
      "How long do agencies have? (What does the executive order say about logging)"),
