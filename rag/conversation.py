@@ -182,6 +182,7 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
     tokens = list(re.finditer(r"[A-Za-z][\w’'-]*", q))
     own = noun_phrases(q)
     out, last, changed, quoted = [], 0, False, False
+    made: list[tuple[int, str, str, bool]] = []  # (where in out, the word replaced, its replacement, a pronoun)
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -214,7 +215,11 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
         if replacement:
             out.append(q[last:tok.start()] + replacement)
             last, changed = end, True
+            made.append((len(out) - 1, tok.group(0), replacement, low in _PRONOUNS))
         i += 1
+    for k, (at, word, replacement, pronoun) in enumerate(made):  # one thing named twice: "why does the US think
+        if pronoun and any(r == replacement for _, _, r, _ in made[k + 1:]):  # it needs this strategy?"
+            out[at] = out[at][:len(out[at]) - len(replacement)] + word  # "it" is another thing than "this strategy"
     if not changed:
         return with_context(q[0].upper() + q[1:].rstrip(" ?") + "?", "", turns[0].asked) if quoted else None
     text = "".join(out) + q[last:]

@@ -200,6 +200,10 @@ def understood(question: str, *turns: dict) -> str | None:
      "How many initiatives are involved in the plan?"),
     ("and phishing?", [{"question": "What does the strategy say about ransomware?"}],
      "What does the strategy say about phishing?"),
+    # one thing is not named twice: "it" is another thing than "this strategy"
+    ("so why does the US think it needs this strategy?", [{"question": "What does the State Department's "
+                                                                       "strategy say about repressive regimes?"}],
+     "So why does the US think it needs the State Department's strategy?"),
     # a fragment with a preposition replaces what followed it
     ("and about IoT?", [{"question": "What did the Biden administration do about ransomware?"}],
      "What did the Biden administration do about IoT?"),
