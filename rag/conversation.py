@@ -151,7 +151,8 @@ def _leans_on_context(q: str) -> bool:
     phrases = noun_phrases(q)
     return len(phrases) <= 1 and all(
         len([w for w in words(p.text) if w.lower() not in DETERMINERS]) == 1 and not p.proper
-        and words(p.text)[0].lower() not in ("the", "a", "an") for p in phrases)  # "the strategy" names one
+        and (words(p.text)[0].lower() not in ("the", "a", "an")  # "the strategy" names one, "the document"
+             or words(p.text)[-1].lower() in _DOCUMENT) for p in phrases)  # is the one just talked about
 
 
 def _replace_references(q: str, turns: list[Turn]) -> str | None:
@@ -245,6 +246,7 @@ def _bound(pronoun: str, at: int, own: list[Phrase], q: str) -> bool:
     return pronoun in ("its", "their") and bool(before)
 
 
+_DOCUMENT = frozenset("document article text paper piece report release".split())  # what a source is called
 _NOT_ONE = DETERMINERS | WH | frozenset("no any every each another other only single first second third fourth fifth "
                                         "last next same".split())  # "which one", "the last one": not a noun
 _SAID = frozenset("said say says saying stated state states wrote write writes mentioned mention mentions claimed "

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import entities
 from .chunking import LIST_ITEM
+from .ordinals import CARRIED
 from .question import QuestionInfo, analyse
 from .search import index_idf, tokenize
 
@@ -193,13 +194,18 @@ def list_rows(index: Index, row: int, most: int = MAX_LIST_ITEMS) -> list[int]:
 
 
 _HOW = re.compile(r"\bhow (?:long|many|much|far|soon|often)\b", re.I)  # asks how, names no subject
+TOPIC_WEIGHT = 0.5  # a carried topic's words in the word overlap, against the follow-up's own (conversations)
 
 
 class QuestionTerms:
     """The question's indexed terms with their idf weights."""
 
     def __init__(self, text: str, idf: dict[str, float]) -> None:
-        self.weights = {t: idf.get(t, 0.0) for t in tokenize([_HOW.sub(" ", text)])[0]}
+        carried = CARRIED.search(text)  # a follow-up's topic ("How long is the document? (Where did Blinken
+        own = text[:carried.start() + 1] if carried else text  # announce the strategy)") weighs half its own words
+        self.weights = {t: TOPIC_WEIGHT * idf.get(t, 0.0) for t in tokenize([_HOW.sub(" ", carried.group(1))])[0]
+                        } if carried else {}
+        self.weights.update({t: idf.get(t, 0.0) for t in tokenize([_HOW.sub(" ", own)])[0]})
         self.total = sum(self.weights.values())
 
     def share(self, terms: frozenset[str] | set[str]) -> float:

@@ -207,6 +207,9 @@ def understood(question: str, *turns: dict) -> str | None:
     # a fragment with a preposition replaces what followed it
     ("and about IoT?", [{"question": "What did the Biden administration do about ransomware?"}],
      "What did the Biden administration do about IoT?"),
+    # "the document" is the one just talked about
+    ("how long is the document?", [{"question": "Where did Blinken announce the new cyber strategy?"}],
+     "How long is the document? (Where did Blinken announce the new cyber strategy)"),
     # a short who/when/how question naming nothing of its own, asked with the conversation's topic
     ("how long do agencies have?", [{"question": "What does the executive order say about logging?"}],
      "How long do agencies have? (What does the executive order say about logging)"),
@@ -330,3 +333,15 @@ def test_tell_me_more_quotes_what_the_previous_answer_did_not(engine):
     assert more.understood_as == "what is digital solidarity?"
     assert not {s.text for s in first.sentences} & {s.text for s in more.sentences}
     assert "solidarity" in more.answer.lower()
+
+
+@pytest.mark.e2e
+def test_the_document_just_talked_about_is_measured(corpus_index, real_embedder):
+    """ "how long is the document?" after a question about Blinken's strategy, over the whole corpus: it was
+    searched as typed and answered from a speech ("Seventy"), then with the topic it quoted the previous
+    answer again and was refused for lacking a number; the topic now weighs half the question's own words."""
+    corpus = Engine(corpus_index, real_embedder)
+    history = [corpus.ask("Where did Blinken announce the new international cyber strategy?").to_dict()]
+    a = corpus.ask("how long is the document?", history=history)
+    assert a.understood_as and "Blinken" in a.understood_as and not a.abstained, a.message
+    assert a.short_answer is not None and a.short_answer.text == "54", a.short_answer

@@ -336,6 +336,18 @@ def test_how_long_names_no_subject_word():
     assert terms.share(frozenset(tokenize(["a 54-page document"])[0])) == 1.0
 
 
+def test_a_follow_ups_topic_weighs_half_its_own_words():
+    from rag.features import TOPIC_WEIGHT, QuestionTerms
+    from rag.search import tokenize
+
+    idf = {t: 1.0 for t in tokenize(["document Blinken announce strategy"])[0]}
+    terms = QuestionTerms("How long is the document? (Where did Blinken announce the strategy)", idf)
+    assert {t: w for t, w in terms.weights.items() if w} == {
+        **{t: TOPIC_WEIGHT for t in tokenize(["Blinken announce strategy"])[0]},
+        **{t: 1.0 for t in tokenize(["document"])[0]}}
+    assert terms.share(frozenset(tokenize(["a 54-page document"])[0])) == 1.0 / (1.0 + 3 * TOPIC_WEIGHT)
+
+
 @pytest.mark.e2e
 def test_a_page_number_is_never_quoted(corpus_index, real_embedder):
     # the PDF's page numbers ("14") are sentences of their own beside its running headers ("PILLAR TWO |
