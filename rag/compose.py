@@ -20,12 +20,12 @@ from .abstain import known_terms, off_topic_floor, unknown_names
 from .answer import ABSTAIN_MESSAGE, assemble, covering_chunk
 from .features import FEATURES, Table, Unit, list_rows, part_matrices, question_units
 from .lexicon import ORDINALS, VERBS
-from .ordinals import nth_item, one_item_asked
+from .ordinals import inline_items, nth_item, one_item_asked
 from .question import DEADLINE, WHO_IS, QuestionInfo
 from .search import index_idf, tokenize
 from .selector import ABSTAIN_FEATURES, Model
 from .shortanswer import short_answer
-from .types import Answer, Hit
+from .types import Answer, Hit, ShortAnswer
 
 if TYPE_CHECKING:
     from .store import Index
@@ -166,14 +166,22 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
     part_p = [model.selector.proba(px) for px in part_matrices(table, cands, hits, model.policy.select_passages)]
     words = [sum(table.static[r].words for r in u.rows) for u in cands]
     chosen = pick(info, cands, x, p, words, model, part_p or None)
-    nth = _nth_item(table, cands)
+    nth = _nth_item(table, cands) if one_item_asked(info.text) is not None else None  # most questions: no
+    inline = _inline_item(table, cands, p) if nth is None and one_item_asked(info.text) is not None else None
     if nth is not None:  # "what is the third guiding principle?": the lead-in and that item alone
         i, unit = nth
         cands, p, chosen = [*cands, unit], np.append(p, p[i]), [len(cands)]
+    elif inline is not None:  # "what's the third goal?" of "... four goals: a, b, c, and d.": that sentence
+        chosen = [inline[0]]
     rows, home, scores = _layout(index, hits, cands, chosen, p)
     answer = assemble(index, question, list(listed), rows, scores, home, answerable)
     short = None
-    if info.asks and float(p[chosen[0]]) >= model.policy.short_min_p:
+    if inline is not None:  # the item is the short answer
+        sent = index.sentence(cands[inline[0]].rows[0])[1]
+        cite = next((c.n for c in answer.citations if c.start == sent.start), None)
+        a, b = inline[1]
+        short = ShortAnswer(sent.text[a:b], sent.start + a, sent.start + b, cite, "item") if cite else None
+    elif info.asks and float(p[chosen[0]]) >= model.policy.short_min_p:
         short = short_answer(index, info, [cands[i] for i in chosen], answer)
     return Answer(answer.question, answer.answer, False, answer.sentences, answer.citations, listed, answerable,
                   index_id=index.index_id, short_answer=short)
@@ -183,12 +191,27 @@ _NUMBERED = re.compile(r"\s*\d{1,2}[.)]\s")
 _WHOLE_LIST = 60  # rows of a list read for its items by position (five pillars with bullets under each: 20)
 
 
+def _inline_item(table: Table, cands: list[Unit], p: np.ndarray) -> tuple[int, tuple[int, int]] | None:
+    """(the sentence unit, the item's span in it) for a question naming one item by position of a list
+    written inside a sentence ("what's the third goal?": "... four primary goals: advancing ..., enhancing
+    ..., promoting ..., and addressing ..."), among the three best sentences; else None."""
+    for i in [int(j) for j in np.argsort(-p) if cands[int(j)].kind == "sentence"][:3]:
+        found = inline_items(table.text[cands[i].rows[0]])
+        if found is None:
+            continue
+        lead, spans = found
+        pos = nth_item(table.info.text, [(lead, len(spans))])
+        if pos is not None and pos[1]:
+            return i, spans[pos[1] - 1]
+    return None
+
+
 def _nth_item(table: Table, cands: list[Unit]) -> tuple[int, Unit] | None:
     """(the list unit, its lead-in with the one item) a question asks for by position or as the one that
     does something, when a retrieved list's lead-in names what the question names ("the third guiding
     principle", "pillar two", "which of the areas of action is about cybercrime?")."""
     lists = [i for i, u in enumerate(cands) if u.kind == "list" and not table.static[u.rows[0]].item]
-    if not lists or one_item_asked(table.info.text) is None:  # most questions: no list read further
+    if not lists:
         return None
     whole = [list_rows(table.index, cands[i].rows[0], most=_WHOLE_LIST)[1:] for i in lists]  # past a unit's 12 rows
     table.add([r for rows in whole for r in rows])

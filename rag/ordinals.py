@@ -163,3 +163,41 @@ def with_context(question: str, noun: str, previous: str) -> str:
     carried = CARRIED.search(previous)
     topic = carried.group(1) if carried else previous.rstrip(" ?")
     return f"{question.rstrip(' ?.!')}? ({topic})"
+
+
+_INLINE = re.compile(r"^(?P<lead>.*?\b[a-z]+s\s*:)\s*(?P<items>.+?)[.;]?\s*$", re.I | re.S)
+
+
+def inline_items(sentence: str) -> tuple[str, list[tuple[int, int]]] | None:
+    """(the lead-in, the items' spans) of a list written inside one sentence, "... four primary goals:
+    advancing economic prosperity, enhancing security against cybercrime, ..., and addressing transnational
+    challenges."; None unless there are three items or more, the last after "and"/"or", and as many as a
+    number in the lead-in says.
+
+    >>> s = "The strategy sets three goals: growth, security against crime, and rights."
+    >>> lead, spans = inline_items(s)
+    >>> lead, [s[a:b] for a, b in spans]
+    ('The strategy sets three goals:', ['growth', 'security against crime', 'rights'])
+    >>> inline_items("It has two parts: one, two, and three.") is None  # two said, three written
+    True
+    """
+    m = _INLINE.match(sentence)
+    if not m or ";" in m.group("items"):
+        return None
+    spans, at = [], m.start("items")
+    for piece in m.group("items").split(","):
+        a = at + len(piece) - len(piece.lstrip())
+        b = at + len(piece.rstrip())
+        spans.append((a, b))
+        at += len(piece) + 1
+    last = sentence[spans[-1][0]:spans[-1][1]] if spans else ""
+    joined = re.match(r"(?:and|or)\s+", last, re.I)
+    if len(spans) < 3 or not joined or any(b - a < 2 for a, b in spans):
+        return None
+    spans[-1] = (spans[-1][0] + joined.end(), spans[-1][1])
+    said = re.search(rf"\b({'|'.join(_NUMBERS)}|\d+)\s+(?:[a-z-]+\s+){{0,2}}[a-z]+s\s*:$", m.group("lead"), re.I)
+    if said:
+        n = said.group(1).lower()
+        if (int(n) if n.isdigit() else _NUMBERS.index(n) + 1) != len(spans):
+            return None
+    return m.group("lead"), spans

@@ -104,14 +104,14 @@ class AnswerSentence:
 
 @dataclass(frozen=True)
 class ShortAnswer:
-    """The name, place, date, duration, count or amount a question asks for, inside a cited sentence:
+    """The name, place, date, duration, count, amount or list item a question asks for, inside a cited sentence:
     ``document.text[start:end] == text``."""
 
     text: str
     start: int
     end: int
     citation: int  # the ``n`` of the citation whose sentence holds it
-    kind: str = ""  # person | organisation | place | date | duration | count | amount
+    kind: str = ""  # person | organisation | place | date | duration | count | amount | item (of a list)
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,18 @@ def test_the_document_just_talked_about_is_measured(corpus_index, real_embedder)
     a = corpus.ask("how long is the document?", history=history)
     assert a.understood_as and "Blinken" in a.understood_as and not a.abstained, a.message
     assert a.short_answer is not None and a.short_answer.text == "54", a.short_answer
+
+
+@pytest.mark.e2e
+def test_an_item_of_a_list_written_in_one_sentence_is_its_short_answer(engine):
+    """Blinken's four goals are one sentence ("... four primary goals: advancing ..., enhancing ..., promoting
+    ..., and addressing ..."): "what's the third one?" got the sentence about the announcement."""
+    history = [engine.ask("What are the main goals of the cyber strategy Blinken announced?").to_dict()]
+    a = engine.ask("what's the third one?", history=history)
+    assert a.understood_as and "third" in a.understood_as and not a.abstained, a.message
+    assert a.short_answer is not None and a.short_answer.kind == "item"
+    assert a.short_answer.text == "promoting human rights and the rule of law"
+    cited = next(c for c in a.citations if c.n == a.short_answer.citation)
+    text = engine.index.document(cited.doc_id).text
+    assert text[a.short_answer.start:a.short_answer.end] == a.short_answer.text
+    assert len(a.sentences) == 1 and "four primary goals" in a.sentences[0].text
