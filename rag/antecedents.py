@@ -58,7 +58,8 @@ def antecedent(turns: list[Turn], number: str | None = "sg", head: str | None = 
         # ("CIRCIA" asked about, then "under it") first, a bare name ("Blinken") last: "it" is rarely a person
         about = _ABOUT.search(turn.asked[:cut]) if number is None else None  # "that": what it said about
         candidates: list[Phrase] = sorted((p for p in noun_phrases(turn.asked) if not p.asked), key=lambda p: (
-            p.end > cut, about is None or p.start < about.end(), p.text.lower() not in older, _bare_name(p.text)))
+            p.end > cut, about is None or p.start < about.end(), not _INTRODUCED.match(p.text),
+            p.text.lower() not in older, _bare_name(p.text)))
         if turn.answer:
             candidates += [_subject(p) for p in _opening(turn.answer.split("\n")[0])[:1]]
         for title in turn.titles[:1]:
@@ -84,6 +85,16 @@ def _with_item(p: Phrase, asked: str) -> str:
     """A list item named in the earlier question keeps its text: "the third pillar (Shape Market Forces ...)"."""
     item = re.match(r" \([^()]+\)", asked[p.end:]) if asked[p.start:p.end] == p.text else None
     return p.text + item.group(0) if item and ORDINAL.match(p.text) else p.text
+
+
+def definite(phrase: str) -> str:
+    """A thing an earlier question brought in ("a grant program") as a pronoun names it: "the grant program"."""
+    return _INTRODUCED.sub("the ", phrase)
+
+
+# "Did the administration set up a grant program?": "how much is it worth?" asks about the program, a thing
+# the question brought in, more often than about the one doing it
+_INTRODUCED = re.compile(r"^(?:a|an)\s+", re.I)
 
 
 def _compared(turns: list[Turn]) -> str | None:

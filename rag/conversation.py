@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .antecedents import Turn, antecedent, earlier_turns, named_person
+from .antecedents import Turn, antecedent, definite, earlier_turns, named_person
 from .ellipsis import ellipsis, pairs
 from .lexicon import AUX, DETERMINERS, PRONOUNS, STOP, WH
 from .ordinals import CARRIED, ORDINAL, OWNED, list_reference, with_context
@@ -209,6 +209,7 @@ def _replace_references(q: str, turns: list[Turn]) -> str | None:
         elif low in _PRONOUNS and not _dummy(tokens, i) and not _bound(low, tok.start(), own, q):
             kind = _PRONOUNS[low]
             name = named_person(turns) if kind == "person" else antecedent(turns, number=kind)
+            name = definite(name) if name else name
             if name and low in ("its", "their", "his") or (low == "her" and nxt and is_content(nxt.group(0))):
                 replacement = f"{name}’s" if name else None
             else:

@@ -200,6 +200,9 @@ def understood(question: str, *turns: dict) -> str | None:
      "How many initiatives are involved in the plan?"),
     ("and phishing?", [{"question": "What does the strategy say about ransomware?"}],
      "What does the strategy say about phishing?"),
+    # "it" is the thing a question brought in ("a ... grant program") rather than the one acting
+    ("how much is it worth?", [{"question": "Did the Biden administration set up a cybersecurity grant program?"}],
+     "How much is the cybersecurity grant program worth?"),
     # one thing is not named twice: "it" is another thing than "this strategy"
     ("so why does the US think it needs this strategy?", [{"question": "What does the State Department's "
                                                                        "strategy say about repressive regimes?"}],
