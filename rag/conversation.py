@@ -53,6 +53,8 @@ _BARE = re.compile(r"^(?P<w>why|how|when|where|who|what else)(?:\s+(?:so|not|exa
 _NOUN_ONLY = re.compile(r"^(?:and\s+)?(?:how\s+(?:many|much|long|often)|which|what|any)\s+(?P<rest>[a-z][\w’'-]*"
                         r"(?:\s+[a-z][\w’'-]*){0,2})[\s?.!]*$")  # lower case: no name of its own
 _PRO_VERB = re.compile(r"\b(?:do|doing|done)\s+(?:that|this|it|so)[\s?.!]*$", re.I)  # not "does it rely"
+_KIND_OF_THING = re.compile(r"\b(?:that|this|those|these|such)\s+(?:(?:kind|sort|type)s?\s+of\s+)?"
+                            r"(?:thing|things|stuff)\b", re.I)
 _WHY_THAT = re.compile(r"^(?:why|how) (?:is|was) (?:this|that)[\s?.!]*$", re.I)  # about the previous answer
 _ELSE = re.compile(r"^(?:is that (?:all|it|everything)|anything else|is there (?:anything )?more|anything more|"
                    r"what more)[\s?.!]*$", re.I)
@@ -111,8 +113,8 @@ def _rewrite(q: str, turns: list[Turn]) -> str | None:
     if b:
         return f"{b.group('w').capitalize()}? ({_topic(turns)})"  # "when?" after "Where? (...)": that topic
     with_topic = f"{q[0].upper()}{q[1:].rstrip(' ?.!')}? ({_topic(turns)})"
-    if _PRO_VERB.search(q) and not noun_phrases(q):  # "how will they do that?": the previous question's action
-        return with_topic
+    if _PRO_VERB.search(q) and not noun_phrases(q) or _KIND_OF_THING.search(q):  # "how will they do that?",
+        return with_topic  # "has the US done that kind of thing before?": the previous question's action
     replaced = _replace_references(q, turns)
     if replaced is None and _leans_on_context(q):
         return with_topic  # "who checks?"

@@ -203,6 +203,10 @@ def understood(question: str, *turns: dict) -> str | None:
     # "it" is the thing a question brought in ("a ... grant program") rather than the one acting
     ("how much is it worth?", [{"question": "Did the Biden administration set up a cybersecurity grant program?"}],
      "How much is the cybersecurity grant program worth?"),
+    # "that kind of thing" is what the previous question asked about
+    ("has the US done that kind of thing before?", [{"question": "What will the strategy do for countries hit by "
+                                                                 "cyberattacks?"}],
+     "Has the US done that kind of thing before? (What will the strategy do for countries hit by cyberattacks)"),
     # one thing is not named twice: "it" is another thing than "this strategy"
     ("so why does the US think it needs this strategy?", [{"question": "What does the State Department's "
                                                                        "strategy say about repressive regimes?"}],
