@@ -25,7 +25,7 @@ from .answer import compose
 from .compose import compose as compose_learned
 from .config import Settings
 from .embedding import Embedder, make_embedder
-from .overview import is_overview, overview
+from .overview import about_main_document, is_overview, overview
 from .retrieval import retrieve
 from .search import split_compounds
 from .types import Answer
@@ -151,6 +151,8 @@ class Engine:
                 understood_as = cleaned = resolved.understood_as
             if resolved.more:  # "tell me more": not what the previous answer quoted
                 past = shown_sentences(list(history)[-1])
+        elif (about := about_main_document(index, cleaned, allowed)) is not None:
+            understood_as = cleaned = about  # a first "what's it called?": the main document
         shown, cleaned = cleaned, self.searched(index, cleaned)
         q = self.question_vector(index, cleaned)
         t1 = time.perf_counter()
