@@ -200,17 +200,18 @@ _UNRELATED = ("How long should I boil an egg?", "What's the plot of Hamlet?", "H
 # the off-topic floor is this far above their median: 0.35 over our train index, the floor chosen there on
 # train document-held-out CV among 0.30-0.45 with all-MiniLM-L6-v2 (docs/answers.md)
 OFF_TOPIC_MARGIN = 0.065
-OFF_TOPIC = 0.35  # the floor before an index's is known (an index without sentences, a test's fake index)
+OFF_TOPIC = 0.35  # the highest floor, and the floor before an index's is known (an index without sentences)
 
 
 def off_topic_floor(index: Index, encode: Callable[[list[str]], np.ndarray] | None = None) -> float:
     """The best sentence cosine below which a question is far from every passage of ``index``: the
-    median best cosine of ``_UNRELATED`` questions plus ``OFF_TOPIC_MARGIN``, computed once per index
-    with ``encode`` (the engine does so before its first question), else ``OFF_TOPIC``."""
+    median best cosine of ``_UNRELATED`` questions plus ``OFF_TOPIC_MARGIN``, never above ``OFF_TOPIC``
+    (a larger index, or another model, refuses nothing the fixed floor answered), computed once per index
+    with ``encode`` (the engine does so when it loads the index); ``OFF_TOPIC`` until then."""
     if "off_topic_floor" in index.derived or encode is None or not len(index.sentence_vectors):
         return float(index.derived.get("off_topic_floor", OFF_TOPIC))
 
     def make() -> float:
         tops = (np.asarray(encode(list(_UNRELATED)), np.float32) @ index.sentence_vectors.T).max(axis=1)
-        return float(np.median(tops)) + OFF_TOPIC_MARGIN
+        return min(OFF_TOPIC, float(np.median(tops)) + OFF_TOPIC_MARGIN)
     return float(index.cached("off_topic_floor", make))

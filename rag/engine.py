@@ -101,6 +101,7 @@ class Engine:
         if index.manifest.get("dim") != self.embedder.dim:
             raise store.IndexLoadError(f"the index has dimension {index.manifest.get('dim')}, the model "
                                        f"{self.embedder.dim}; {store.fix_hint(self.settings.index_dir)}")
+        off_topic_floor(index, self.embedder.encode)  # what "far from every passage" is in this index
         return index
 
     def reload(self) -> store.Index:
@@ -122,7 +123,6 @@ class Engine:
         """The text a question's vector is embedded from: the long form of an acronym the index only writes
         out appended ("MFA": "multi-factor authentication"; ``acronyms.spell_out``)."""
         spell_out(index, question, self.embedder.encode, known_terms(index))
-        off_topic_floor(index, self.embedder.encode)  # once per index: what "far from every passage" is here
         return written_out(question, spelled(index))
 
     def question_vector(self, index: store.Index, question: str) -> np.ndarray:

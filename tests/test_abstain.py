@@ -154,7 +154,7 @@ def test_the_off_topic_floor_is_how_close_unrelated_questions_come_to_the_index(
     vectors = np.eye(4, dtype=np.float32)  # four sentences, one per axis
     index = Index({}, [], [], np.zeros((4, 3), np.int64), vectors, None)
     assert off_topic_floor(index) == OFF_TOPIC  # nothing known yet: the fixed floor, and nothing cached
-    best = np.linspace(0.1, 0.5, len(_UNRELATED))  # each unrelated question's cosine to its closest sentence
+    best = np.linspace(0.05, 0.4, len(_UNRELATED))  # each unrelated question's cosine to its closest sentence
     calls = []
 
     def encode(texts):
@@ -164,6 +164,8 @@ def test_the_off_topic_floor_is_how_close_unrelated_questions_come_to_the_index(
     assert floor == pytest.approx(float(np.median(best)) + OFF_TOPIC_MARGIN)
     assert off_topic_floor(index) == floor and off_topic_floor(index, encode) == floor
     assert len(calls) == 1  # once per index
+    crowded = Index({}, [], [], np.zeros((4, 3), np.int64), vectors, None)  # unrelated questions come close
+    assert off_topic_floor(crowded, lambda texts: np.stack([[0.9, 0, 0, 0]] * len(texts))) == OFF_TOPIC
 
 
 def test_a_plain_question_over_a_small_index_is_not_far_from_everything(sources_index, corpus_index, real_embedder):
