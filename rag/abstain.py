@@ -192,8 +192,8 @@ _UNRELATED = ("How long should I boil an egg?", "What's the plot of Hamlet?", "H
               "What is the tallest tree in the world?", "How do I get red wine out of a carpet?",
               "Recommend a good science fiction novel.", "How do I fix a flat bicycle tire?",
               "What time is it in Tokyo?", "Who painted the Mona Lisa?", "How far is the Moon from Earth?",
-              "What is photosynthesis?",
-              "How do I learn to play guitar?", "What are the symptoms of the flu?", "Tell me a joke.",
+              "What is photosynthesis?", "How do I learn to play guitar?", "What are the symptoms of the flu?",
+              "Tell me a joke.",
               "How do you make a cup of tea?", "What is the best way to train a puppy?",
               "What should I plant in my garden in spring?", "How do whales sleep?", "What's a good name for a cat?",
               "Which is the longest river in Africa?")

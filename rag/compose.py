@@ -166,8 +166,9 @@ def compose(index: Index, question: str, q: np.ndarray, hits: list[Hit], model: 
     part_p = [model.selector.proba(px) for px in part_matrices(table, cands, hits, model.policy.select_passages)]
     words = [sum(table.static[r].words for r in u.rows) for u in cands]
     chosen = pick(info, cands, x, p, words, model, part_p or None)
-    nth = _nth_item(table, cands) if one_item_asked(info.text) is not None else None  # most questions: no
-    inline = _inline_item(table, cands, p) if nth is None and one_item_asked(info.text) is not None else None
+    one = one_item_asked(info.text) is not None  # most questions name no item: no list read further
+    nth = _nth_item(table, cands) if one else None
+    inline = _inline_item(table, cands, p) if one and nth is None else None
     if nth is not None:  # "what is the third guiding principle?": the lead-in and that item alone
         i, unit = nth
         cands, p, chosen = [*cands, unit], np.append(p, p[i]), [len(cands)]

@@ -150,7 +150,7 @@ class Engine:
             if resolved.understood_as:
                 understood_as = cleaned = resolved.understood_as
             if resolved.more:  # "tell me more": not what the previous answer quoted
-                past = shown_sentences(list(history)[-1])
+                past = shown_sentences(history)
         elif (about := about_main_document(index, cleaned, allowed)) is not None:
             understood_as = cleaned = about  # a first "what's it called?": the main document
         shown, cleaned = cleaned, self.searched(index, cleaned)
@@ -177,14 +177,16 @@ class Engine:
                                    timings_ms=timings, understood_as=understood_as, scope=scope)
 
 
-def shown_sentences(turn: object) -> frozenset[str]:
-    """The sentences an earlier turn's answer quoted (its "sentences", else its answer's lines without the
-    citation marks), whitespace collapsed.
+def shown_sentences(history: Sequence[Any]) -> frozenset[str]:
+    """The sentences the last well-formed turn's answer quoted (its "sentences", else its answer's lines
+    without the citation marks), whitespace collapsed: the turn a "tell me more" was resolved against.
 
-    >>> sorted(shown_sentences({"question": "q", "answer": "Digital solidarity is X. [1]\\nIt helps. [2]"}))
+    >>> sorted(shown_sentences([{"question": "q", "answer": "Digital solidarity is X. [1]\\nIt helps. [2]"}, 7]))
     ['Digital solidarity is X.', 'It helps.']
     """
-    if not isinstance(turn, dict):
+    turn = next((t for t in reversed(list(history)) if isinstance(t, dict) and isinstance(t.get("question"), str)),
+                None)
+    if turn is None:
         return frozenset()
     sentences = turn.get("sentences")
     if isinstance(sentences, list) and sentences:
