@@ -36,7 +36,8 @@ _TITLE = re.compile(rf"\b{_OFFICIAL}(?:title|name) of (?:the|this|that|its|their
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
     ("title", _TITLE),
     ("amount", re.compile(r"\bhow much (money|funding|funds?|cash|budget|investment|is (being )?(spent|invested))|"
-                          r"\bhow much\b.*\b(cost|spend|spent|spending|invest|allocat|fund|pay|paid|dollars?)|"
+                          r"\bhow much\b.*\b(cost|spend|spent|spending|invest|allocat|fund|pay|paid|dollars?|"
+                          r"worth|valued?|price[ds]?|budgeted|awarded|granted)|"
                           r"\bwhat(?:'s| is| was)? the (total )?(budget|price|cost|amount|funding)\b|"
                           r"\bhow (many|much) dollars\b|\bdollar (amount|figure)\b|"
                           r"\bhow much (damage|harm|loss)\b|"

@@ -30,6 +30,7 @@ from .conftest import DATA, ROOT
     ("How long do companies have to report a breach?", "duration"),
     ("How many countries signed?", "count"),
     ("How much funding does the program get?", "amount"),
+    ("How much is the cybersecurity grant program worth?", "amount"),  # a value, not a count
     ("Which four areas does the strategy cover?", None),  # a count word is not a count question
     ("What are the four areas of action?", None),
     ("What is digital solidarity?", None),
