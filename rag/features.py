@@ -22,7 +22,7 @@ import numpy as np
 
 from . import entities
 from .chunking import LIST_ITEM
-from .ordinals import CARRIED
+from .ordinals import CARRIED, without_topic
 from .question import QuestionInfo, analyse
 from .search import index_idf, tokenize
 
@@ -202,7 +202,7 @@ class QuestionTerms:
 
     def __init__(self, text: str, idf: dict[str, float]) -> None:
         carried = CARRIED.search(text)  # a follow-up's topic ("How long is the document? (Where did Blinken
-        own = text[:carried.start() + 1] if carried else text  # announce the strategy)") weighs half its own words
+        own = without_topic(text)  # announce the strategy)") weighs half its own words
         self.weights = {t: TOPIC_WEIGHT * idf.get(t, 0.0) for t in tokenize([_HOW.sub(" ", carried.group(1))])[0]
                         } if carried else {}
         self.weights.update({t: idf.get(t, 0.0) for t in tokenize([_HOW.sub(" ", own)])[0]})

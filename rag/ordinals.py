@@ -24,10 +24,17 @@ ORDINAL = re.compile(r"\b(?:the\s+)?(?P<o>" + "|".join(ORDINALS) + r"|\d{1,2}(?:
                      + "|".join(_NUMBERS) + r")\b(?!\s*[-,.]?\d)", re.I)
 _WHICH_ONE = re.compile(r"\bwhich (?:one of|of) (?:the |its |their |these |those )?(?:[\w'’-]+ ){1,6}?"
                         r"(?:is|was|does|has|covers|deals|focuses|talks|concerns)\b", re.I)  # one item, not several
-CARRIED = re.compile(r"\?\s*\((.+)\)$")  # "How many goals? (how many pages is the strategy)": the topic asked with
+# "How many goals? (how many pages is the strategy)": the topic a follow-up is asked with
+CARRIED = re.compile(r"\?\s*\((.+)\)\s*$", re.S)
 OWNED = re.compile(r"\b(?:its|their|his|her|our|my|your|(?!(?:what|that|it|there|here|who|where|how|when|let|"
                     r"which)[’']s)[A-Za-z]+[’']s)\s*$", re.I)  # not "what's"
 _COUNTS = frozenset("two three four five six seven eight nine ten several many the key main".split())
+
+
+def without_topic(text: str) -> str:
+    """A follow-up without the topic it is asked with: "Who checks? (what ... logging)" → "Who checks?"."""
+    carried = CARRIED.search(text)
+    return text[:carried.start() + 1] if carried else text
 
 
 def list_reference(text: str, turns: Sequence[tuple[str, str]]) -> tuple[str, str, str] | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .conversation import resolve
 from .lexicon import AUX, PRONOUNS, VERBS, WH
+from .ordinals import without_topic
 
 _ORG_NOUNS = (r"agenc(?:y|ies)|organi[sz]ations?|office|department|body|entity|entities|compan(?:y|ies)|"
               r"group|council|institution|bureau|team|administration|government|universit(?:y|ies)|outlets?|"
@@ -130,7 +131,6 @@ def split_parts(question: str) -> tuple[str, ...]:
     return tuple(p + "?" for p in pieces)
 
 
-_CARRIED = re.compile(r"(?<=\?)\s*\(.+\)\s*$", re.S)  # a follow-up's context: "Who checks? (what ... logging)"
 
 
 def analyse(question: str) -> QuestionInfo:
@@ -139,7 +139,7 @@ def analyse(question: str) -> QuestionInfo:
     >>> analyse("Who checks? (How long do agencies have to keep logs)").asks
     'person'
     """
-    main = _CARRIED.sub("", question)
+    main = without_topic(question)  # what it asks is read before the topic a follow-up carries
     parts = split_parts(main)
     if len(parts) < 2:
         parts = (question.strip(),)
@@ -158,7 +158,7 @@ def _standalone(part: str, first: str) -> str:
     is ("what is an SBOM and who has to provide one?": "who has to provide an SBOM?")."""
     if not _PRONOUN.search(part):
         return part
-    out = _CARRIED.sub("", resolve(part, [{"question": first}]).question)
+    out = without_topic(resolve(part, [{"question": first}]).question)
     return part if "—" in out or "(" in out else out
 
 
